@@ -1,0 +1,65 @@
+"""Remove what the answers did not ask for, then write a private ``.env``.
+
+One small function per option, in the style of cookiecutter-django: the template
+carries every file, and each switch that is off deletes its files here.
+"""
+
+import secrets
+import shutil
+from pathlib import Path
+
+PACKAGE = Path("src") / "{{ cookiecutter.package_name }}"
+
+# Placeholders in .env.example; each becomes a fresh secret in .env.
+SECRET_PLACEHOLDERS = (
+    "change-me-db-root",
+    "change-me-db",
+    "change-me-broker",
+    "change-me-flower",
+)
+
+
+def remove(*paths: str | Path) -> None:
+    for path in map(Path, paths):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def remove_beat_files() -> None:
+    remove(PACKAGE / "periodic.py", "tests/test_periodic.py")
+
+
+def remove_docker_files() -> None:
+    remove("Dockerfile", "docker-compose.yml", ".dockerignore")
+
+
+def remove_github_actions() -> None:
+    remove(".github")
+
+
+def write_dotenv() -> None:
+    """Copy .env.example to .env with a new random secret for each placeholder.
+
+    A fixed password in a template ends up in every service made from it; this
+    one exists only in the git-ignored .env of this project.
+    """
+    text = Path(".env.example").read_text()
+    for placeholder in SECRET_PLACEHOLDERS:
+        text = text.replace(placeholder, secrets.token_hex(16))
+    Path(".env").write_text(text)
+
+
+def main() -> None:
+    if not {{ cookiecutter.use_beat }}:
+        remove_beat_files()
+    if not {{ cookiecutter.use_docker }}:
+        remove_docker_files()
+    if not {{ cookiecutter.use_github_actions }}:
+        remove_github_actions()
+    write_dotenv()
+
+
+if __name__ == "__main__":
+    main()

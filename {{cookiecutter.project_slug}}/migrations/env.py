@@ -1,0 +1,55 @@
+"""Alembic environment: the URL comes from settings, the schema from models."""
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy.engine import make_url
+
+from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.db import engine
+from {{ cookiecutter.package_name }}.models import Base
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# Every model module must be imported above, or autogenerate proposes
+# dropping the tables it cannot see.
+target_metadata = Base.metadata
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout (``alembic upgrade head --sql``) without connecting."""
+    context.configure(
+        url=settings.database_url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        render_as_batch=is_sqlite(settings.database_url),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Migrate through the app's own engine, with its dialect settings."""
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            # SQLite cannot ALTER most things in place; batch mode copies the table.
+            render_as_batch=is_sqlite(settings.database_url),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

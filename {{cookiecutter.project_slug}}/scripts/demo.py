@@ -1,0 +1,62 @@
+"""Show the post's story with a real worker: ``make demo`` runs this.
+
+The Makefile points every URL at SQLite files (embedded mode), so no server is
+needed; the worker is a real ``celery worker`` process with a prefork pool.
+"""
+
+import time
+from pathlib import Path
+
+from celery.result import AsyncResult
+from sqlalchemy import func, select
+
+from {{ cookiecutter.package_name }}.db import db_session
+from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.tasks import get_from_db
+from {{ cookiecutter.package_name }}.testing import running_worker
+
+LOG = Path("var/demo/worker.log")
+
+
+def add_user(name: str, email: str, user_id: int | None = None) -> int:
+    user = User(id=user_id, name=name, email=email)
+    db_session.add(user)
+    db_session.commit()
+    return user.id
+
+
+def next_free_id() -> int:
+    return (db_session.execute(select(func.max(User.id))).scalar() or 0) + 1
+
+
+def wait(result: AsyncResult) -> object:  # type: ignore[type-arg]
+    return result.get(timeout=60, propagate=False)
+
+
+def main() -> None:
+    print(f"Starting a real worker (prefork pool, 2 processes); its log: {LOG}")
+    with running_worker(LOG, node_name="demo"):
+        ada = add_user("Ada Lovelace", "ada@example.com")
+        result = get_from_db.delay(ada)
+        print(f"1. User {ada} was committed, then get_from_db({ada}) was sent.")
+        print(f"   The worker returned {wait(result)} on its first try.")
+
+        late_id = next_free_id()
+        db_session.remove()
+        result = get_from_db.delay(late_id)
+        print(f"2. get_from_db({late_id}) was sent before user {late_id} existed.")
+        time.sleep(1)
+        add_user("Grace Hopper", "grace@example.com", user_id=late_id)
+        print(f"   User {late_id} was committed one second later.")
+        value = wait(result)
+        print(f"   The worker retried {result.retries} times with backoff, then returned {value}.")
+
+        result = get_from_db.delay(-1)
+        error = wait(result)
+        print(f"3. get_from_db(-1) failed at once with {error!r}")
+        print(f"   after {result.retries} retries: bad input is never retried.")
+    print("The worker has stopped. Every task gave its connection back after each attempt.")
+
+
+if __name__ == "__main__":
+    main()

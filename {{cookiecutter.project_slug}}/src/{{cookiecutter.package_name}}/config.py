@@ -1,0 +1,48 @@
+"""Settings, read from the environment, then ``.env``, then the defaults below.
+
+This module imports nothing of Celery or SQLAlchemy, so any script can read
+settings cheaply.
+"""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Where the data lives. Any SQLAlchemy URL works: sqlite:///path.sqlite3 runs
+    # without a server (see "Embedded mode" in the README).
+    database_url: str = "{{ cookiecutter._default_database_urls[cookiecutter.database] }}"
+    # Pool sizing per process. A prefork child runs one task at a time, so it
+    # needs one connection; the threads pool needs one per thread.
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    # Recycle connections before a server-side idle timeout (MySQL's
+    # wait_timeout, a proxy's idle limit) closes them under us.
+    db_pool_recycle: int = Field(default=1800, ge=1)
+
+    celery_broker_url: str = "{{ cookiecutter._default_broker_urls[cookiecutter.broker] }}"
+    celery_result_backend: str = "{{ cookiecutter._default_result_backends[cookiecutter.broker] }}"
+    # One queue per service, so services sharing a broker never take each
+    # other's tasks.
+    celery_queue: str = "{{ cookiecutter.package_name }}"
+    # Redis redelivers an unacknowledged task after this many seconds. It must
+    # be longer than the longest task and the longest retry delay.
+    celery_visibility_timeout: int = Field(default=3600, ge=1)
+
+    # Retry policy for transient failures (a row not committed yet, a dropped
+    # connection): exponential backoff with jitter, TASK_RETRY_DELAY * 2**n
+    # seconds capped at TASK_RETRY_BACKOFF_MAX, at most TASK_MAX_RETRIES times.
+    task_max_retries: int = Field(default=10, ge=0)
+    task_retry_delay: float = Field(default=1.0, gt=0)
+    task_retry_backoff_max: float = Field(default=600.0, gt=0)
+
+{%- if cookiecutter.use_beat %}
+
+    # Seconds between runs of the sample periodic task (celery beat).
+    count_users_every: float = Field(default=300.0, gt=0)
+{%- endif %}
+
+
+settings = Settings()

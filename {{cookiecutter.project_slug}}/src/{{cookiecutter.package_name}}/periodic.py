@@ -1,0 +1,24 @@
+"""Periodic tasks: the same base class and session handling as any task.
+
+``celery -A {{ cookiecutter.package_name }}.celery beat`` sends them on schedule;
+a worker runs them.
+"""
+
+from sqlalchemy import func, select
+
+from .celery import app
+from .config import settings
+from .db import db_session
+from .models import User
+from .tasks import SqlAlchemyTask, logger
+
+
+@app.task(base=SqlAlchemyTask)
+def count_users() -> int:
+    """Log and return how many users exist: a read-only sample to build on."""
+    total = db_session.execute(select(func.count()).select_from(User)).scalar_one()
+    logger.info("%d users", total)
+    return total
+
+
+app.add_periodic_task(settings.count_users_every, count_users.s(), name="count users")

@@ -1,0 +1,42 @@
+"""Wait for the database, then migrate it: ``python -m {{ cookiecutter.package_name }}.prestart``.
+
+Run once before workers start (the compose ``migrate`` service does), so no
+worker ever sees a database that is missing or behind the code.
+"""
+
+import logging
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from tenacity import before_sleep_log, retry, stop_after_delay, wait_fixed
+
+from .db import engine
+
+logger = logging.getLogger(__name__)
+
+# Relative to the working directory: run from the project root, as the Makefile
+# and the Docker image do.
+ALEMBIC_INI = "alembic.ini"
+
+
+@retry(
+    stop=stop_after_delay(60),
+    wait=wait_fixed(1),
+    before_sleep=before_sleep_log(logger, logging.WARNING),
+    reraise=True,
+)
+def wait_for_database() -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    wait_for_database()
+    command.upgrade(Config(ALEMBIC_INI), "head")
+    logger.info("database is up and migrated")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Tasks, and the base class that gives each task attempt a clean session.
+
+Pass ids, never ORM objects: an object pickled into a message is a stale copy
+by the time the task runs, and JSON cannot carry it anyway. The task loads
+the current row itself.
+"""
+
+import random
+from typing import Any, NoReturn, TypedDict
+
+from celery import Task
+from celery.signals import worker_process_init
+from celery.utils.log import get_task_logger
+from sqlalchemy import select
+from sqlalchemy.exc import DisconnectionError, NoResultFound, OperationalError
+
+from .celery import app
+from .config import settings
+from .db import db_session, engine
+from .models import User
+
+logger = get_task_logger(__name__)
+
+
+@worker_process_init.connect
+def reset_pool_after_fork(**_: Any) -> None:
+    """Give each prefork child a pool of its own.
+
+    The child inherits the parent's pool; two processes using one socket
+    garble the protocol ("ResourceClosedError: This result object does not
+    return rows", "Commands out of sync"). ``close=False`` forgets the
+    inherited connections without closing sockets the parent still owns.
+    """
+    engine.dispose(close=False)
+
+
+def backoff_delay(retries: int) -> float:
+    """Seconds to wait before retry number ``retries + 1``.
+
+    Exponential backoff with "equal jitter": half the delay is fixed, half is
+    random. The fixed half guarantees real waiting; the random half spreads
+    out tasks that failed together so they do not retry in lockstep.
+    """
+    delay = min(settings.task_retry_backoff_max, settings.task_retry_delay * 2.0**retries)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+class SqlAlchemyTask(Task):  # type: ignore[type-arg]
+    """Base class for tasks that use ``db_session``.
+
+    The session is removed after every attempt, however it ends, so no task
+    inherits another's transaction, snapshot or failed state. Celery skips
+    ``after_return`` for retries, so ``on_retry`` removes it too.
+    """
+
+    abstract = True
+    max_retries = settings.task_max_retries
+    # Errors that may heal if we wait: a row not committed yet, a database
+    # that dropped or refused the connection. Anything else fails at once.
+    transient_errors: tuple[type[Exception], ...] = (
+        NoResultFound,
+        OperationalError,
+        DisconnectionError,
+    )
+
+    def after_return(self, *args: Any, **kwargs: Any) -> None:
+        db_session.remove()
+
+    def on_retry(self, *args: Any, **kwargs: Any) -> None:
+        db_session.remove()
+
+    def retry_later(self, exc: Exception) -> NoReturn:
+        """Retry with backoff; once retries are used up, raise ``exc`` itself."""
+        raise self.retry(exc=exc, countdown=backoff_delay(self.request.retries))
+
+
+class UserData(TypedDict):
+    id: int
+    name: str
+    email: str
+
+
+def require_positive_int(value: object, name: str) -> int:
+    # bool is an int subclass; True is not a user id.
+    if type(value) is not int or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+@app.task(base=SqlAlchemyTask, bind=True)
+def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
+    """Return the user's data, waiting (by retrying) until the row exists."""
+    user_id = require_positive_int(user_id, "user_id")
+    try:
+        user = db_session.execute(select(User).where(User.id == user_id)).scalar_one()
+    except self.transient_errors as exc:
+        logger.info("user %s not readable yet (%s); retrying", user_id, type(exc).__name__)
+        self.retry_later(exc)
+    return {"id": user.id, "name": user.name, "email": user.email}
+
+
+@app.task(base=SqlAlchemyTask)
+def create_user(name: str, email: str) -> int:
+    """Insert a user and return its id. A duplicate email fails for good."""
+    user = User(name=name, email=email)
+    db_session.add(user)
+    db_session.commit()
+    return user.id

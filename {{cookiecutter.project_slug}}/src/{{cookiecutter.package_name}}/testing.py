@@ -1,0 +1,98 @@
+"""Run a real ``celery worker`` in a child process, for tests and the demo.
+
+Not eager mode: eager tasks run in the caller's thread, share its session and
+see its uncommitted rows, which hides exactly the bugs this project prevents.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+READY_MARK = " ready."
+
+
+class WorkerFailed(RuntimeError):
+    """The worker exited or did not become ready; the message holds its log."""
+
+
+class WorkerProcess:
+    """A worker started with ``start()``; its output goes to ``log_path``."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while READY_MARK not in self.log():
+            if self.process.poll() is not None:
+                raise WorkerFailed(f"worker exited early:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise WorkerFailed(f"worker not ready after {timeout}s:\n{self.log()}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 20) -> None:
+        """Warm shutdown (finish running tasks), then kill if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def worker_command(
+    pool: str = "prefork", concurrency: int = 2, node_name: str = "worker"
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "--app",
+        f"{__package__}.celery",
+        "worker",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--hostname={node_name}@%h",
+        "--loglevel=INFO",
+        # A lone test or demo worker has no peers to sync with.
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+@contextmanager
+def running_worker(
+    log_path: Path,
+    *,
+    pool: str = "prefork",
+    concurrency: int = 2,
+    node_name: str = "worker",
+    env: Mapping[str, str] | None = None,
+    ready_timeout: float = 60,
+) -> Iterator[WorkerProcess]:
+    """Start a worker, wait until it consumes, and stop it on exit."""
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+            worker_command(pool, concurrency, node_name),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            # Its own process group, so a kill also reaches the pool children.
+            start_new_session=True,
+        )
+    worker = WorkerProcess(process, log_path)
+    try:
+        worker.wait_until_ready(ready_timeout)
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,134 @@
+"""Fixtures: a fresh, migrated database and a real worker for each test run.
+
+The servers come from DATABASE_URL and CELERY_BROKER_URL (environment, then
+.env), as for the service itself. The run creates its own database on that
+server (or a temporary SQLite file) and its own queue on that broker, so it
+never touches real data or a worker that is already running.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy_utils import create_database, database_exists, drop_database
+
+from {{ cookiecutter.package_name }} import config
+from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.testing import WorkerProcess, running_worker
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RUN_ID = uuid.uuid4().hex[:8]
+TMP_DIR = Path(tempfile.mkdtemp(prefix=f"{{ cookiecutter.package_name }}-tests-{RUN_ID}-"))
+
+# Small, fast retry settings for the worker; tests read them back from settings.
+TEST_RETRY_SETTINGS = {
+    "TASK_MAX_RETRIES": "10",
+    "TASK_RETRY_DELAY": "0.1",
+    "TASK_RETRY_BACKOFF_MAX": "0.5",
+}
+
+
+def database_for_this_run(server_url: str) -> URL:
+    """A new database on the same server, or a new SQLite file."""
+    url = make_url(server_url)
+    if url.get_backend_name() == "sqlite":
+        return url.set(database=str(TMP_DIR / "test.sqlite3"))
+    return url.set(database=f"test_{{ cookiecutter.package_name }}_{RUN_ID}")
+
+
+def pytest_configure() -> None:
+    """Point settings at this run's database and queue before anything uses them.
+
+    Settings are read once, when the package is first imported; the engine and
+    the Celery app are built from them. So the environment is set here, before
+    test modules import the package, and ``config.settings`` is rebuilt from it.
+    The worker subprocess inherits the same environment.
+    """
+    server_url = config.settings.database_url
+    os.environ["SERVER_DATABASE_URL"] = server_url
+    os.environ["DATABASE_URL"] = database_for_this_run(server_url).render_as_string(
+        hide_password=False
+    )
+    os.environ["CELERY_QUEUE"] = f"test-{RUN_ID}"
+    os.environ.update(TEST_RETRY_SETTINGS)
+    config.settings = config.Settings()
+
+
+def pytest_unconfigure() -> None:
+    shutil.rmtree(TMP_DIR, ignore_errors=True)
+
+
+def require_server(what: str, url: str, error: Exception) -> None:
+    """Fail under CI, skip elsewhere, when a server the tests need is down."""
+    message = f"{what} at {make_url(url).render_as_string()} is not reachable ({error})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(f"{message}; start it (docker compose up -d) or point the URL at one")
+
+
+def alembic(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the alembic command line, as a user would, on this run's database."""
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """This run's database, created empty and migrated to head."""
+    url = os.environ["DATABASE_URL"]
+    server_url = os.environ["SERVER_DATABASE_URL"]
+    if make_url(server_url).get_backend_name() != "sqlite":
+        try:
+            create_engine(server_url).connect().close()
+        except Exception as error:
+            require_server("The database server", server_url, error)
+    create_database(url)
+    try:
+        alembic("upgrade", "head")
+        yield url
+    finally:
+        from {{ cookiecutter.package_name }}.db import engine
+
+        engine.dispose()
+        if database_exists(url):
+            drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def worker(database_url: str) -> Iterator[WorkerProcess]:
+    """A real ``celery worker``: prefork pool, two processes, this run's queue."""
+    from {{ cookiecutter.package_name }}.celery import app
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as error:
+        require_server("The broker", config.settings.celery_broker_url, error)
+    with running_worker(TMP_DIR / "worker.log", node_name=f"test-{RUN_ID}") as process:
+        yield process
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[scoped_session[Session]]:
+    """The app's ``db_session`` for the test's own writes; emptied afterwards."""
+    from {{ cookiecutter.package_name }}.db import db_session
+
+    yield db_session
+    db_session.remove()
+    db_session.execute(delete(User))
+    db_session.commit()
+    db_session.remove()

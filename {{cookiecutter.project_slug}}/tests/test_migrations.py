@@ -1,0 +1,53 @@
+"""Migrations run forwards and backwards, and match the models exactly."""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy_utils import create_database, drop_database
+
+from .conftest import alembic
+
+
+@pytest.fixture
+def empty_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A second database beside the run's one, for migrating up and down."""
+    url = make_url(database_url)
+    name = url.database or ""
+    if name.endswith(".sqlite3"):
+        other = url.set(database=name.replace(".sqlite3", "-migrations.sqlite3"))
+    else:
+        other = url.set(database=f"{name}_migrations")
+    other_url = other.render_as_string(hide_password=False)
+    create_database(other_url)
+    monkeypatch.setenv("DATABASE_URL", other_url)
+    yield other_url
+    drop_database(other_url)
+
+
+def tables(database_url: str) -> set[str]:
+    engine = create_engine(database_url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade_round_trip(empty_database: str) -> None:
+    alembic("upgrade", "head")
+    assert "users" in tables(empty_database)
+
+    alembic("downgrade", "base")
+    assert tables(empty_database) <= {"alembic_version"}
+
+    alembic("upgrade", "head")
+    assert "users" in tables(empty_database)
+
+
+def test_models_and_migrations_do_not_drift(empty_database: str) -> None:
+    alembic("upgrade", "head")
+
+    check = alembic("check")
+
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
