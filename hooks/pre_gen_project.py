@@ -34,7 +34,7 @@ SHADOWED_NAMES = {
 
 SLUG_RULE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PACKAGE_RULE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
-EMAIL_RULE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+EMAIL_RULE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
 def check_slug(slug: str) -> str | None:

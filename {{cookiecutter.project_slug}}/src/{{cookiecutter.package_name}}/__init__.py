@@ -1,1 +1,1 @@
-"""{{ cookiecutter.description }}"""
+"""The service: settings, database, Celery app, models and tasks."""

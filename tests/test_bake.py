@@ -1,0 +1,130 @@
+"""Every option value bakes a project that is complete, valid and lint-clean."""
+
+import py_compile
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dotenv import dotenv_values
+
+from .conftest import BIN, Bake, run, variants
+
+# Jinja left behind; GitHub's own ${{ expression }} syntax is not Jinja.
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+
+
+def text_files(project: Path) -> list[Path]:
+    files = []
+    for path in sorted(project.rglob("*")):
+        if path.is_file():
+            try:
+                path.read_text()
+            except UnicodeDecodeError:
+                continue
+            files.append(path)
+    return files
+
+
+@pytest.mark.parametrize("answers", variants())
+def test_variant_bakes_into_a_clean_project(
+    bake: Bake, answers: dict[str, Any], typecheck_python: Path
+) -> None:
+    project = bake(**answers)
+
+    leftovers = [
+        f"{path.relative_to(project)}: {line.strip()}"
+        for path in text_files(project)
+        for line in path.read_text().splitlines()
+        if UNRENDERED.search(line)
+    ]
+    assert leftovers == []
+
+    for source in project.rglob("*.py"):
+        py_compile.compile(str(source), doraise=True)
+
+    tomllib.loads((project / "pyproject.toml").read_text())
+    for manifest in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
+        assert yaml.safe_load(manifest.read_text()), manifest
+    assert all(dotenv_values(project / ".env.example").values())
+
+    run(BIN / "ruff", "check", ".", cwd=project)
+    run(BIN / "ruff", "format", "--check", ".", cwd=project)
+    run(typecheck_python, "-m", "mypy", cwd=project)
+
+
+@pytest.mark.parametrize(
+    ("answers", "present", "absent"),
+    [
+        ({"use_beat": False}, [], ["src/my_service/periodic.py", "tests/test_periodic.py"]),
+        ({"use_beat": True}, ["src/my_service/periodic.py", "tests/test_periodic.py"], []),
+        ({"use_docker": False}, [], ["Dockerfile", "docker-compose.yml", ".dockerignore"]),
+        ({"use_docker": True}, ["Dockerfile", "docker-compose.yml", ".dockerignore"], []),
+        ({"use_github_actions": False}, [], [".github"]),
+        ({"use_github_actions": True}, [".github/workflows/ci.yml"], []),
+    ],
+)
+def test_switches_keep_or_remove_their_files(
+    bake: Bake, answers: dict[str, Any], present: list[str], absent: list[str]
+) -> None:
+    project = bake(**answers)
+
+    assert [p for p in present if not (project / p).exists()] == []
+    assert [p for p in absent if (project / p).exists()] == []
+
+
+@pytest.mark.parametrize("use_flower", [True, False])
+def test_flower_switch_controls_its_extra_and_target(bake: Bake, use_flower: bool) -> None:
+    project = bake(use_flower=use_flower)
+
+    extras = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert ("flower" in extras) is use_flower
+    assert ("flower:" in (project / "Makefile").read_text()) is use_flower
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mysql", "sqlite"])
+def test_settings_default_to_the_chosen_database(bake: Bake, database: str) -> None:
+    project = bake(database=database)
+
+    config = (project / "src/my_service/config.py").read_text()
+    assert f'database_url: str = "{database}' in config
+    env = dotenv_values(project / ".env")
+    assert str(env["DATABASE_URL"]).startswith(database)
+
+
+def test_dotenv_gets_fresh_secrets_that_appear_nowhere_else(bake: Bake) -> None:
+    first = bake(database="mysql", broker="rabbitmq", use_flower=True)
+    first_env = dotenv_values(first / ".env")
+    secrets = {
+        key: value
+        for key, value in first_env.items()
+        if key in {"DB_PASSWORD", "DB_ROOT_PASSWORD", "BROKER_PASSWORD"}
+    }
+    secrets["FLOWER"] = str(first_env["FLOWER_BASIC_AUTH"]).split(":", 1)[1]
+
+    assert len(secrets) == 4
+    assert all(value and len(value) >= 32 for value in secrets.values())
+    assert len(set(secrets.values())) == 4, "each secret is generated on its own"
+    assert "change-me" not in (first / ".env").read_text()
+    assert ".env" in (first / ".gitignore").read_text().splitlines()
+    for path in text_files(first):
+        if path.name != ".env":
+            text = path.read_text()
+            assert not [s for s in secrets.values() if s and s in text], path
+
+    second = bake(database="mysql", broker="rabbitmq", use_flower=True)
+    assert dotenv_values(second / ".env")["DB_PASSWORD"] != first_env["DB_PASSWORD"]
+
+
+def test_quotes_in_free_text_answers_keep_files_valid(bake: Bake) -> None:
+    name, description = "Seán O'Brien \"Bob\"", 'Syncs "orders" \\ nightly'
+
+    project = bake(author_name=name, description=description)
+
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert metadata["authors"][0]["name"] == name
+    assert metadata["description"] == description
