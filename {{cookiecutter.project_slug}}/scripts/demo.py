@@ -33,13 +33,20 @@ def wait(result: AsyncResult) -> object:  # type: ignore[type-arg]
     return result.get(timeout=60, propagate=False)
 
 
+def expect(condition: bool, failure: str) -> None:
+    if not condition:
+        raise SystemExit(f"demo failed: {failure} (worker log: {LOG})")
+
+
 def main() -> None:
     print(f"Starting a real worker (prefork pool, 2 processes); its log: {LOG}")
     with running_worker(LOG, node_name="demo"):
         ada = add_user("Ada Lovelace", "ada@example.com")
         result = get_from_db.delay(ada)
+        value = wait(result)
+        expect(result.successful() and result.retries == 0, f"first read gave {value!r}")
         print(f"1. User {ada} was committed, then get_from_db({ada}) was sent.")
-        print(f"   The worker returned {wait(result)} on its first try.")
+        print(f"   The worker returned {value} on its first try.")
 
         late_id = next_free_id()
         db_session.remove()
@@ -49,12 +56,14 @@ def main() -> None:
         add_user("Grace Hopper", "grace@example.com", user_id=late_id)
         print(f"   User {late_id} was committed one second later.")
         value = wait(result)
-        print(f"   The worker retried {result.retries} times with backoff, then returned {value}.")
+        expect(result.successful() and result.retries >= 1, f"late read gave {value!r}")
+        print(f"   The worker retried {result.retries} time(s) with backoff, then returned {value}.")
 
         result = get_from_db.delay(-1)
         error = wait(result)
+        expect(isinstance(error, ValueError) and result.retries == 0, f"bad id gave {error!r}")
         print(f"3. get_from_db(-1) failed at once with {error!r}")
-        print(f"   after {result.retries} retries: bad input is never retried.")
+        print("   after 0 retries: input that cannot become valid is never retried.")
     print("The worker has stopped. Every task gave its connection back after each attempt.")
 
 

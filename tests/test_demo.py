@@ -1,0 +1,28 @@
+"""`make demo` in a baked project tells the post's story with a real worker."""
+
+import re
+
+from .conftest import TEMPLATE, Bake, run
+
+
+def test_demo_shows_a_read_a_retried_read_and_a_refused_id(bake: Bake) -> None:
+    project = bake()
+
+    output = run("make", "demo", cwd=project, timeout=600).stdout
+
+    assert "on its first try" in output
+    retried = re.search(r"The worker retried (\d+) time\(s\) with backoff, then returned (.+)", output)
+    assert retried, output
+    assert int(retried.group(1)) >= 1
+    assert "'name': 'Grace Hopper'" in retried.group(2)
+    assert "failed at once with ValueError" in output
+    assert "The worker has stopped." in output
+
+
+def test_template_readme_quick_start_is_the_two_commands() -> None:
+    readme = (TEMPLATE / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+
+    commands = re.findall(r"^make \w+", quick_start, flags=re.MULTILINE)
+    assert commands == ["make demo", "make test"]
+    assert "make test" in (TEMPLATE / ".ci" / "run").read_text()
