@@ -93,8 +93,16 @@ def typecheck_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = work / "venv"
     run(BIN / "uv", "venv", "--quiet", "--python", sys.executable, venv, cwd=work)
     python = venv / "bin" / "python"
-    run(BIN / "uv", "pip", "install", "--quiet", "--python", python,
-        *runtime_requirements(project), cwd=work)
+    run(
+        BIN / "uv",
+        "pip",
+        "install",
+        "--quiet",
+        "--python",
+        python,
+        *runtime_requirements(project),
+        cwd=work,
+    )
     return python
 
 

@@ -121,7 +121,7 @@ def test_dotenv_gets_fresh_secrets_that_appear_nowhere_else(bake: Bake) -> None:
 
 
 def test_quotes_in_free_text_answers_keep_files_valid(bake: Bake) -> None:
-    name, description = "Seán O'Brien \"Bob\"", 'Syncs "orders" \\ nightly'
+    name, description = 'Seán O\'Brien "Bob"', 'Syncs "orders" \\ nightly'
 
     project = bake(author_name=name, description=description)
 

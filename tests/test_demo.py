@@ -11,7 +11,9 @@ def test_demo_shows_a_read_a_retried_read_and_a_refused_id(bake: Bake) -> None:
     output = run("make", "demo", cwd=project, timeout=600).stdout
 
     assert "on its first try" in output
-    retried = re.search(r"The worker retried (\d+) time\(s\) with backoff, then returned (.+)", output)
+    retried = re.search(
+        r"The worker retried (\d+) time\(s\) with backoff,\s+then returned (.+)", output
+    )
     assert retried, output
     assert int(retried.group(1)) >= 1
     assert "'name': 'Grace Hopper'" in retried.group(2)

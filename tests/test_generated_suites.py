@@ -50,8 +50,11 @@ SUITES = [
 
 
 def pytest_summary(output: str) -> dict[str, int]:
-    """Counts from pytest's closing line, e.g. {'passed': 31, 'failed': 0}."""
-    closing = output.strip().splitlines()[-1]
+    """Counts from pytest's closing line, e.g. {'passed': 31, 'failed': 0}.
+
+    Found by its shape, not its position: make may print lines after it.
+    """
+    closing = [line for line in output.splitlines() if re.match(r"=+ .* in [\d.]+s", line)][-1]
     return {word: int(count) for count, word in re.findall(r"(\d+) (\w+)", closing)}
 
 

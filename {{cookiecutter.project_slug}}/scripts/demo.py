@@ -56,8 +56,9 @@ def main() -> None:
         add_user("Grace Hopper", "grace@example.com", user_id=late_id)
         print(f"   User {late_id} was committed one second later.")
         value = wait(result)
-        expect(result.successful() and result.retries >= 1, f"late read gave {value!r}")
-        print(f"   The worker retried {result.retries} time(s) with backoff, then returned {value}.")
+        expect(result.successful() and (result.retries or 0) >= 1, f"late read gave {value!r}")
+        print(f"   The worker retried {result.retries} time(s) with backoff,")
+        print(f"   then returned {value}.")
 
         result = get_from_db.delay(-1)
         error = wait(result)

@@ -6,9 +6,10 @@ the current row itself.
 """
 
 import random
-from typing import Any, NoReturn, TypedDict
+from typing import Any, TypedDict
 
 from celery import Task
+from celery.exceptions import Retry
 from celery.signals import worker_process_init
 from celery.utils.log import get_task_logger
 from sqlalchemy import select
@@ -51,17 +52,14 @@ class SqlAlchemyTask(Task):  # type: ignore[type-arg]
     The session is removed after every attempt, however it ends, so no task
     inherits another's transaction, snapshot or failed state. Celery skips
     ``after_return`` for retries, so ``on_retry`` removes it too.
+
+    Errors that may heal if we wait (the database dropped or refused the
+    connection) are retried with backoff; anything else fails at once.
     """
 
     abstract = True
     max_retries = settings.task_max_retries
-    # Errors that may heal if we wait: a row not committed yet, a database
-    # that dropped or refused the connection. Anything else fails at once.
-    transient_errors: tuple[type[Exception], ...] = (
-        NoResultFound,
-        OperationalError,
-        DisconnectionError,
-    )
+    autoretry_for = (OperationalError, DisconnectionError)
 
     def after_return(self, *args: Any, **kwargs: Any) -> None:
         db_session.remove()
@@ -69,9 +67,16 @@ class SqlAlchemyTask(Task):  # type: ignore[type-arg]
     def on_retry(self, *args: Any, **kwargs: Any) -> None:
         db_session.remove()
 
-    def retry_later(self, exc: Exception) -> NoReturn:
-        """Retry with backoff; once retries are used up, raise ``exc`` itself."""
-        raise self.retry(exc=exc, countdown=backoff_delay(self.request.retries))
+    def retry(self, *args: Any, **kwargs: Any) -> Retry:
+        """Retry after ``backoff_delay`` unless the caller set a delay.
+
+        Celery's own ``retry_backoff`` takes whole seconds only; this accepts
+        fractions (TASK_RETRY_DELAY=0.2). Once retries are used up, Celery
+        raises the ``exc`` passed here.
+        """
+        if kwargs.get("countdown") is None and kwargs.get("eta") is None:
+            kwargs["countdown"] = backoff_delay(self.request.retries)
+        return super().retry(*args, **kwargs)
 
 
 class UserData(TypedDict):
@@ -93,9 +98,10 @@ def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
     user_id = require_positive_int(user_id, "user_id")
     try:
         user = db_session.execute(select(User).where(User.id == user_id)).scalar_one()
-    except self.transient_errors as exc:
-        logger.info("user %s not readable yet (%s); retrying", user_id, type(exc).__name__)
-        self.retry_later(exc)
+    except NoResultFound as exc:
+        # Most likely the transaction that creates it has not committed yet.
+        logger.info("user %s not found yet; retrying", user_id)
+        raise self.retry(exc=exc) from exc
     return {"id": user.id, "name": user.name, "email": user.email}
 
 
