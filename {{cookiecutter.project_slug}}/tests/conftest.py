@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ from {{ cookiecutter.package_name }}.testing import WorkerProcess, running_worke
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = uuid.uuid4().hex[:8]
 TMP_DIR = Path(tempfile.mkdtemp(prefix=f"{{ cookiecutter.package_name }}-tests-{RUN_ID}-"))
+
+# Tasks that only tests need (slow ones, probes); every test worker loads them.
+TEST_TASKS = ("tests.worker_tasks",)
 
 # Small, fast retry settings for the worker; tests read them back from settings.
 TEST_RETRY_SETTINGS = {
@@ -109,8 +113,8 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def worker(database_url: str) -> Iterator[WorkerProcess]:
-    """A real ``celery worker``: prefork pool, two processes, this run's queue."""
+def broker(database_url: str) -> str:
+    """The broker's URL, once it is known to be reachable."""
     from {{ cookiecutter.package_name }}.celery import app
 
     try:
@@ -118,8 +122,48 @@ def worker(database_url: str) -> Iterator[WorkerProcess]:
             connection.ensure_connection(max_retries=1)
     except Exception as error:
         require_server("The broker", config.settings.celery_broker_url, error)
-    with running_worker(TMP_DIR / "worker.log", node_name=f"test-{RUN_ID}") as process:
+    return config.settings.celery_broker_url
+
+
+@pytest.fixture(scope="session")
+def worker(broker: str) -> Iterator[WorkerProcess]:
+    """A real ``celery worker``: prefork pool, two processes, this run's queue."""
+    with running_worker(
+        TMP_DIR / "worker.log", node_name=f"test-{RUN_ID}", include=TEST_TASKS
+    ) as process:
         yield process
+
+
+def queue_of(name: str) -> str:
+    """The queue of the worker that ``own_worker(name)`` starts."""
+    return f"test-{RUN_ID}-{name}"
+
+
+def own_worker(
+    name: str,
+    *,
+    pool: str = "prefork",
+    concurrency: int = 2,
+    node: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> AbstractContextManager[WorkerProcess]:
+    """A worker of the test's own, consuming only ``queue_of(name)``.
+
+    For tests that need a pool, concurrency or environment other than the
+    session's worker's, or must know which worker ran what. Send its tasks
+    with ``apply_async(..., queue=queue_of(name))``. Several workers may share
+    the queue under different ``node`` names. Needs the ``broker`` fixture.
+    """
+    node = node or name
+    return running_worker(
+        TMP_DIR / f"{node}.log",
+        pool=pool,
+        concurrency=concurrency,
+        node_name=f"{node}-{RUN_ID}",
+        queue=queue_of(name),
+        include=TEST_TASKS,
+        env=env,
+    )
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """What the database server can tell us about other clients' transactions."""
 
 import sqlite3
+import threading
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import NullPool, TextClause, create_engine, text
+from sqlalchemy.engine import URL, make_url
 
 
 def busy_connections(database_url: str) -> int:
@@ -49,3 +50,62 @@ def _sqlite_lock_holders(path: str) -> int:
         return 1
     finally:
         connection.close()
+
+
+def connection_count(database_url: str) -> int | None:
+    """Connections open to this database from other clients; None for SQLite."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return None
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(_count_query(url), {"db": url.database}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _count_query(url: URL) -> TextClause:
+    if url.get_backend_name() == "postgresql":
+        return text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"
+        )
+    return text(
+        "SELECT count(*) FROM information_schema.processlist"
+        " WHERE db = :db AND id <> CONNECTION_ID()"
+    )
+
+
+class PeakConnections:
+    """Samples ``connection_count`` in the background; ``peak`` is the highest seen."""
+
+    def __init__(self, database_url: str, every: float = 0.02) -> None:
+        self.url = make_url(database_url)
+        self.every = every
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "PeakConnections":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        # One connection for all samples, so sampling does not churn the server.
+        engine = create_engine(self.url, poolclass=NullPool)
+        query = _count_query(self.url)
+        try:
+            with engine.connect() as connection:
+                while not self._stop.is_set():
+                    count = connection.execute(query, {"db": self.url.database}).scalar_one()
+                    connection.rollback()  # a fresh snapshot each time
+                    self.peak = max(self.peak, int(count))
+                    self.samples += 1
+                    self._stop.wait(self.every)
+        finally:
+            engine.dispose()

@@ -5,13 +5,17 @@ prefork worker's parent can import this module before it forks. Each child then
 drops the inherited pool (see ``tasks.reset_pool_after_fork``).
 """
 
+import logging
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session, sessionmaker
+from tenacity import before_sleep_log, retry, stop_after_delay, wait_fixed
 
 from .config import settings
+
+logger = logging.getLogger(__name__)
 
 
 def engine_options(database_url: str) -> dict[str, Any]:
@@ -55,3 +59,15 @@ if engine.dialect.name == "sqlite":
 # One session per thread: concurrent tasks on the threads pool never share one.
 # expire_on_commit=False lets a task read attributes after it commits.
 db_session = scoped_session(sessionmaker(bind=engine, autoflush=False, expire_on_commit=False))
+
+
+@retry(
+    stop=stop_after_delay(60),
+    wait=wait_fixed(1),
+    before_sleep=before_sleep_log(logger, logging.WARNING),
+    reraise=True,
+)
+def wait_for_database() -> None:
+    """Return once the database answers; give up with its error after a minute."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

@@ -8,27 +8,14 @@ import logging
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
-from tenacity import before_sleep_log, retry, stop_after_delay, wait_fixed
 
-from .db import engine
+from .db import wait_for_database
 
 logger = logging.getLogger(__name__)
 
 # Relative to the working directory: run from the project root, as the Makefile
 # and the Docker image do.
 ALEMBIC_INI = "alembic.ini"
-
-
-@retry(
-    stop=stop_after_delay(60),
-    wait=wait_fixed(1),
-    before_sleep=before_sleep_log(logger, logging.WARNING),
-    reraise=True,
-)
-def wait_for_database() -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
 
 
 def main() -> None:

@@ -10,17 +10,32 @@ from typing import Any, TypedDict
 
 from celery import Task
 from celery.exceptions import Retry
-from celery.signals import worker_process_init
+from celery.result import AsyncResult
+from celery.signals import worker_init, worker_process_init
+from celery.utils import uuid
 from celery.utils.log import get_task_logger
 from sqlalchemy import select
 from sqlalchemy.exc import DisconnectionError, NoResultFound, OperationalError
 
 from .celery import app
 from .config import settings
-from .db import db_session, engine
+from .db import db_session, engine, wait_for_database
 from .models import User
+from .on_commit import call_after_commit
 
 logger = get_task_logger(__name__)
+
+
+@worker_init.connect
+def check_database_before_consuming(**_: Any) -> None:
+    """Wait for the database before taking tasks, and fail the start if it never answers.
+
+    A wrong DATABASE_URL then stops the worker at once instead of failing
+    every task. This runs in the prefork parent, so its connection stays in the
+    pool that each child inherits: ``reset_pool_after_fork`` is what keeps the
+    children from sharing it.
+    """
+    wait_for_database()
 
 
 @worker_process_init.connect
@@ -77,6 +92,28 @@ class SqlAlchemyTask(Task):  # type: ignore[type-arg]
         if kwargs.get("countdown") is None and kwargs.get("eta") is None:
             kwargs["countdown"] = backoff_delay(self.request.retries)
         return super().retry(*args, **kwargs)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
+        """``delay()``, but only once ``db_session``'s transaction commits.
+
+        Dropped if it rolls back; sent at once if no transaction is open.
+        """
+        return self.apply_async_on_commit(args, kwargs)
+
+    def apply_async_on_commit(
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """``apply_async()``, but only once ``db_session``'s transaction commits.
+
+        The result is usable at once (its id is chosen now). If the
+        transaction rolls back, the task is never sent and stays PENDING.
+        """
+        options.setdefault("task_id", uuid())
+        call_after_commit(db_session(), lambda: self.apply_async(args, kwargs, **options))
+        return self.AsyncResult(options["task_id"])
 
 
 class UserData(TypedDict):

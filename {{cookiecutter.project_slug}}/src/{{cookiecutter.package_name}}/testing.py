@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,8 +51,16 @@ class WorkerProcess:
 
 
 def worker_command(
-    pool: str = "prefork", concurrency: int = 2, node_name: str = "worker"
+    pool: str = "prefork",
+    concurrency: int = 2,
+    node_name: str = "worker",
+    queue: str | None = None,
+    include: Sequence[str] = (),
 ) -> list[str]:
+    """``celery worker`` for this app; ``include`` adds modules of extra tasks."""
+    options = [f"--queues={queue}"] if queue else []
+    if include:
+        options.append(f"--include={','.join(include)}")
     return [
         sys.executable,
         "-m",
@@ -67,6 +75,7 @@ def worker_command(
         # A lone test or demo worker has no peers to sync with.
         "--without-gossip",
         "--without-mingle",
+        *options,
     ]
 
 
@@ -77,13 +86,19 @@ def running_worker(
     pool: str = "prefork",
     concurrency: int = 2,
     node_name: str = "worker",
+    queue: str | None = None,
+    include: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     ready_timeout: float = 60,
 ) -> Iterator[WorkerProcess]:
-    """Start a worker, wait until it consumes, and stop it on exit."""
+    """Start a worker, wait until it consumes, and stop it on exit.
+
+    ``queue`` defaults to the app's ``task_default_queue``; give each of several
+    workers its own when a test must know which worker ran its tasks.
+    """
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            worker_command(pool, concurrency, node_name),
+            worker_command(pool, concurrency, node_name, queue, include),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},

@@ -1,0 +1,99 @@
+"""A TCP forwarder that tests can switch off, to play a server going away.
+
+Stopping the real PostgreSQL or Redis would break every other client on the
+machine; stopping the proxy in front of it looks the same to whoever connects
+through it: open connections are cut, new ones are refused.
+"""
+
+import socket
+import threading
+from types import TracebackType
+
+from sqlalchemy.engine import make_url
+
+
+class TcpProxy:
+    """Forwards ``127.0.0.1:port`` to ``target``; ``stop()`` and ``start()`` again."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def in_front_of(cls, url: str, default_port: int) -> "TcpProxy":
+        parsed = make_url(url)
+        return cls(parsed.host or "127.0.0.1", parsed.port or default_port)
+
+    def url_through(self, url: str) -> str:
+        """``url`` with its host and port replaced by this proxy's."""
+        proxied = make_url(url).set(host="127.0.0.1", port=self.port)
+        return proxied.render_as_string(hide_password=False)
+
+    def start(self) -> "TcpProxy":
+        # The same port each time, so clients reconnect to the address they know.
+        listener = socket.create_server(("127.0.0.1", self.port))
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        with self._lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self._sockets.clear()
+
+    def __enter__(self) -> "TcpProxy":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._listener is not listener:  # stopped meanwhile
+                    client.close()
+                    server.close()
+                    return
+                self._sockets.update((client, server))
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

@@ -1,0 +1,65 @@
+"""One connection pool per worker process, under load.
+
+The worker's parent connects before it forks its children (it waits for the
+database at start), so every child inherits a pooled connection. Without
+``engine.dispose(close=False)`` in each child, the children talk over one
+socket at once: "This result object does not return rows", "Commands out of
+sync", or garbage, and the errors "go away with concurrency=1".
+"""
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.orm import Session, scoped_session
+
+from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.db import engine
+from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.tasks import get_from_db
+
+from .conftest import own_worker, queue_of
+from .database_state import PeakConnections, busy_connections
+
+USERS = 100
+TASKS = 2_000
+CONCURRENCY = 4
+
+
+@pytest.mark.usefixtures("broker")
+def test_prefork_children_never_share_a_connection(
+    session: scoped_session[Session], database_url: str
+) -> None:
+    session.execute(
+        insert(User),
+        [{"id": i, "name": f"user {i}", "email": f"u{i}@example.com"} for i in range(1, USERS + 1)],
+    )
+    session.commit()
+    session.remove()
+    engine.dispose()  # this test process holds no connection while counting
+
+    with (
+        own_worker("fork", concurrency=CONCURRENCY) as worker,
+        PeakConnections(database_url) as connections,
+    ):
+        user_ids = [1 + n % USERS for n in range(TASKS)]
+        results = [get_from_db.apply_async((i,), queue=queue_of("fork")) for i in user_ids]
+        outcomes = Counter(
+            "ok" if result.get(timeout=120, propagate=False) == expected(user_id) else result.state
+            for user_id, result in zip(user_ids, results, strict=True)
+        )
+        log = worker.log()
+
+    errors = [line for line in log.splitlines() if "ERROR/" in line]
+    assert outcomes == {"ok": TASKS}, errors[:5]
+    assert errors == []
+    if connections.samples:  # servers only; SQLite has no connections to count
+        # The pool settings allow this many per process; a prefork child runs
+        # one task at a time and so needs one, plus one in the waiting parent.
+        allowed = CONCURRENCY * (settings.db_pool_size + settings.db_max_overflow) + 1
+        assert connections.peak <= CONCURRENCY + 1 <= allowed
+    assert busy_connections(database_url) == 0
+
+
+def expected(user_id: int) -> dict[str, object]:
+    return {"id": user_id, "name": f"user {user_id}", "email": f"u{user_id}@example.com"}
