@@ -166,6 +166,13 @@ def own_worker(
     )
 
 
+def add_user(session: scoped_session[Session], user_id: int, name: str = "Ada") -> User:
+    user = User(id=user_id, name=name, email=f"user{user_id}@example.com")
+    session.add(user)
+    session.commit()
+    return user
+
+
 @pytest.fixture
 def session(database_url: str) -> Iterator[scoped_session[Session]]:
     """The app's ``db_session`` for the test's own writes; emptied afterwards."""

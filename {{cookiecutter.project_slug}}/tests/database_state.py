@@ -109,3 +109,38 @@ class PeakConnections:
                     self._stop.wait(self.every)
         finally:
             engine.dispose()
+
+
+def terminate_connections(database_url: str) -> int:
+    """Cut every other client's connection to this database, as a failover would.
+
+    Returns how many were cut. PostgreSQL: pg_terminate_backend; MySQL/MariaDB: KILL.
+    """
+    url = make_url(database_url)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            if url.get_backend_name() == "postgresql":
+                return len(
+                    connection.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = :db AND pid <> pg_backend_pid()"
+                        ),
+                        {"db": url.database},
+                    ).all()
+                )
+            ids = connection.execute(
+                text(
+                    "SELECT id FROM information_schema.processlist"
+                    " WHERE db = :db AND id <> CONNECTION_ID()"
+                ),
+                {"db": url.database},
+            ).scalars()
+            killed = 0
+            for connection_id in ids.all():
+                connection.execute(text(f"KILL {int(connection_id)}"))
+                killed += 1
+            return killed
+    finally:
+        engine.dispose()

@@ -5,6 +5,7 @@ machine; stopping the proxy in front of it looks the same to whoever connects
 through it: open connections are cut, new ones are refused.
 """
 
+import contextlib
 import socket
 import threading
 from types import TracebackType
@@ -47,10 +48,8 @@ class TcpProxy:
                 self._listener.close()
                 self._listener = None
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self._sockets.clear()
 
@@ -93,7 +92,5 @@ class TcpProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass

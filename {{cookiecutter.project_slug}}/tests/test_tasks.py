@@ -7,22 +7,15 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.config import settings
-from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import create_user, get_from_db
 from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
+from .conftest import add_user
 from .database_state import busy_connections
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 TIMEOUT = 60
-
-
-def add_user(session: scoped_session[Session], user_id: int, name: str = "Ada") -> User:
-    user = User(id=user_id, name=name, email=f"user{user_id}@example.com")
-    session.add(user)
-    session.commit()
-    return user
 
 
 def test_get_from_db_returns_the_users_data(session: scoped_session[Session]) -> None:

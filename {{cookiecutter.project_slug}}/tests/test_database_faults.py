@@ -1,0 +1,101 @@
+"""Database faults: what heals is retried, what cannot heal fails at once.
+
+These need a database server: SQLite has no connection to drop and does not
+enforce column lengths.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, scoped_session
+
+from {{ cookiecutter.package_name }}.tasks import create_user, get_from_db
+
+from .conftest import add_user, own_worker, queue_of
+from .database_state import terminate_connections
+from .tcp_proxy import TcpProxy
+from .worker_tasks import journal_lines, rename_slowly
+
+TIMEOUT = 60
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+
+@pytest.fixture(autouse=True)
+def database_server(database_url: str) -> str:
+    backend = make_url(database_url).get_backend_name()
+    if backend not in DEFAULT_PORTS:
+        pytest.skip(f"needs a database server; {backend} has no connections to drop")
+    return backend
+
+
+@pytest.mark.usefixtures("broker")
+def test_a_refused_connection_is_retried_until_the_server_is_back(
+    session: scoped_session[Session], database_url: str, database_server: str
+) -> None:
+    add_user(session, 70)
+    proxy = TcpProxy.in_front_of(database_url, DEFAULT_PORTS[database_server]).start()
+    env = {"DATABASE_URL": proxy.url_through(database_url)}
+
+    with own_worker("refused", env=env):
+        proxy.stop()  # the server goes away: open connections cut, new ones refused
+        result = get_from_db.apply_async((70,), queue=queue_of("refused"))
+        time.sleep(1)
+        proxy.start()
+
+        assert result.get(timeout=TIMEOUT)["id"] == 70
+    proxy.stop()
+    assert result.retries is not None
+    assert result.retries >= 1
+
+
+@pytest.mark.usefixtures("broker")
+def test_a_connection_dropped_mid_task_is_retried(
+    session: scoped_session[Session], database_url: str, tmp_path: Path
+) -> None:
+    add_user(session, 71, "before")
+    session.remove()
+    journal = tmp_path / "journal"
+
+    with own_worker("dropped"):
+        result = rename_slowly.apply_async(
+            (71, "after", 1.0, str(journal)), queue=queue_of("dropped")
+        )
+        deadline = time.monotonic() + TIMEOUT
+        while not journal_lines(journal, "start"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert terminate_connections(database_url) >= 1
+
+        assert result.get(timeout=TIMEOUT) == "after"
+    assert result.retries == 1
+    assert len(journal_lines(journal, "done")) == 1
+
+
+@pytest.mark.usefixtures("broker")
+def test_after_the_server_drops_idle_connections_the_next_tasks_just_work(
+    session: scoped_session[Session], database_url: str
+) -> None:
+    add_user(session, 72)
+    session.remove()
+
+    with own_worker("outage", concurrency=4):
+        before = [get_from_db.apply_async((72,), queue=queue_of("outage")) for _ in range(20)]
+        assert all(result.get(timeout=TIMEOUT)["id"] == 72 for result in before)
+        assert terminate_connections(database_url) >= 1
+        after = [get_from_db.apply_async((72,), queue=queue_of("outage")) for _ in range(20)]
+        assert all(result.get(timeout=TIMEOUT)["id"] == 72 for result in after)
+
+    # Pre-ping found the dead connections before any task used one: no retries.
+    assert [result.retries for result in after] == [0] * 20
+
+
+@pytest.mark.usefixtures("worker", "session")
+def test_a_value_too_long_fails_at_once_with_data_error() -> None:
+    result = create_user.delay("x" * 101, "long@example.com")
+
+    # The client cannot rebuild the driver's exception; its name comes through.
+    with pytest.raises(Exception, match="DataError"):
+        result.get(timeout=TIMEOUT)
+    assert result.retries == 0

@@ -1,0 +1,121 @@
+"""Tasks sent from inside a transaction wait for its commit, or never go.
+
+Without this, a task can start before the transaction that wrote its data has
+committed, find nothing, and retry or fail: the post's "task runs before the
+row exists".
+"""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, scoped_session
+
+from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.on_commit import call_after_commit
+from {{ cookiecutter.package_name }}.tasks import get_from_db
+
+from .broker_state import delete_queue, messages_waiting
+from .conftest import RUN_ID
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def unwatched_queue(broker: str) -> Iterator[str]:
+    """A queue no worker consumes, so what reaches the broker stays there to count."""
+    name = f"test-{RUN_ID}-unwatched-{uuid.uuid4().hex[:8]}"
+    yield name
+    delete_queue(name)
+
+
+def new_user(session: scoped_session[Session], user_id: int) -> None:
+    session.add(User(id=user_id, name="Edsger", email=f"user{user_id}@example.com"))
+    session.flush()
+
+
+def test_nothing_reaches_the_broker_before_commit(
+    session: scoped_session[Session], unwatched_queue: str
+) -> None:
+    new_user(session, 50)
+    get_from_db.apply_async_on_commit((50,), queue=unwatched_queue)
+
+    assert messages_waiting(unwatched_queue) == 0
+    session.commit()
+    assert messages_waiting(unwatched_queue) == 1
+
+
+def test_a_rollback_drops_the_task(
+    session: scoped_session[Session], unwatched_queue: str
+) -> None:
+    new_user(session, 51)
+    result = get_from_db.apply_async_on_commit((51,), queue=unwatched_queue)
+
+    session.rollback()
+    session.commit()  # a later commit does not bring it back
+
+    assert messages_waiting(unwatched_queue) == 0
+    assert result.state == "PENDING"
+
+
+def test_without_a_transaction_the_task_goes_at_once(
+    session: scoped_session[Session], unwatched_queue: str
+) -> None:
+    assert not session().in_transaction()
+
+    get_from_db.apply_async_on_commit((52,), queue=unwatched_queue)
+
+    assert messages_waiting(unwatched_queue) == 1
+
+
+@pytest.mark.usefixtures("worker")
+def test_the_worker_finds_the_row_on_its_first_try(session: scoped_session[Session]) -> None:
+    new_user(session, 53)
+    result = get_from_db.delay_on_commit(53)
+    session.commit()
+
+    assert result.get(timeout=TIMEOUT)["id"] == 53
+    assert result.retries == 0
+
+
+@pytest.fixture
+def memory_session() -> Iterator[Session]:
+    """A plain SQLite session: savepoint rules need no server and no broker."""
+    engine = create_engine("sqlite://")
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def test_callbacks_follow_savepoints(memory_session: Session) -> None:
+    called: list[str] = []
+    memory_session.begin()
+    call_after_commit(memory_session, lambda: called.append("outer"))
+    with memory_session.begin_nested():
+        call_after_commit(memory_session, lambda: called.append("released savepoint"))
+    savepoint = memory_session.begin_nested()
+    call_after_commit(memory_session, lambda: called.append("rolled back savepoint"))
+    savepoint.rollback()
+
+    assert called == []
+    memory_session.commit()
+    assert called == ["outer", "released savepoint"]
+
+
+def test_a_failing_callback_does_not_undo_the_commit_or_skip_others(
+    memory_session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    called: list[str] = []
+
+    def broker_down() -> None:
+        raise ConnectionError("broker unreachable")
+
+    memory_session.begin()
+    call_after_commit(memory_session, broker_down)
+    call_after_commit(memory_session, lambda: called.append("next"))
+    memory_session.commit()
+
+    assert called == ["next"]
+    assert "the commit stands" in caplog.text
+    assert not memory_session.in_transaction()
