@@ -42,7 +42,7 @@ def test_compose_file_is_valid_and_starts_in_order(
 
     jsonschema.Draft202012Validator(compose_schema).validate(compose)
     services = compose["services"]
-    expected = {"broker", "migrate", "worker"}
+    expected = {"broker", "migrate", "worker", "relay"}
     expected |= {"db"} if answers["database"] != "sqlite" else set()
     expected |= {"beat", "flower"} if answers["use_beat"] else set()
     assert set(services) == expected
@@ -52,7 +52,7 @@ def test_compose_file_is_valid_and_starts_in_order(
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
     for server in {"broker", "db"} & set(services):
         assert "healthcheck" in services[server]
-    for runner in {"worker", "beat"} & set(services):
+    for runner in {"worker", "relay", "beat"} & set(services):
         needs = services[runner]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["broker"]["condition"] == "service_healthy"

@@ -1,5 +1,7 @@
 """What the broker holds, seen through kombu as Celery itself sees it."""
 
+from typing import Any
+
 from kombu import Exchange, Queue
 
 from {{ cookiecutter.package_name }}.celery import app
@@ -13,8 +15,9 @@ def celery_queue(name: str) -> Queue:
 def messages_waiting(name: str) -> int:
     """Messages in queue ``name`` that no worker has taken yet."""
     with app.connection_for_read() as connection:
-        _, count, _ = celery_queue(name).bind(connection.default_channel).queue_declare()
-        return int(count)
+        # kombu's stubs say this returns the name; it returns (name, messages, consumers).
+        declared: Any = celery_queue(name).bind(connection.default_channel).queue_declare()
+        return int(declared.message_count)
 
 
 def delete_queue(name: str) -> None:

@@ -88,12 +88,14 @@ class PeakConnections:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> "PeakConnections":
-        self._thread.start()
+        if self.url.get_backend_name() != "sqlite":  # no server, no connections to count
+            self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _sample(self) -> None:
         # One connection for all samples, so sampling does not churn the server.

@@ -35,7 +35,9 @@ def test_a_task_whose_process_is_killed_runs_again_and_completes_once(
     journal = tmp_path / "journal"
 
     with own_worker("crash") as worker:
-        result = rename_slowly.apply_async((60, "after", 2.0, str(journal)), queue=queue_of("crash"))
+        result = rename_slowly.apply_async(
+            (60, "after", 2.0, str(journal)), queue=queue_of("crash")
+        )
         wait_for(lambda: journal_lines(journal, "start"), "the task to start")
         (killed,) = journal_lines(journal, "start")
         os.kill(int(killed.split()[1]), signal.SIGKILL)
@@ -63,11 +65,13 @@ def test_two_worker_nodes_share_a_queue_without_duplicates(
         own_worker("pair", node="node-a") as node_a,
         own_worker("pair", node="node-b") as node_b,
     ):
-        results = [get_from_db.apply_async((1 + n % 50,), queue=queue_of("pair")) for n in range(200)]
+        results = [
+            get_from_db.apply_async((1 + n % 50,), queue=queue_of("pair")) for n in range(100)
+        ]
         values = [result.get(timeout=TIMEOUT) for result in results]
         logs = node_a.log() + node_b.log()
 
-    assert [value["id"] for value in values] == [1 + n % 50 for n in range(200)]
+    assert [value["id"] for value in values] == [1 + n % 50 for n in range(100)]
     # Each node took a share, and no task was handed to both.
     nodes = Counter(str(result.worker).split("@")[0] for result in results)
     assert set(nodes) == {f"node-a-{RUN_ID}", f"node-b-{RUN_ID}"}, nodes

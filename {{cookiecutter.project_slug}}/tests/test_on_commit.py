@@ -46,9 +46,7 @@ def test_nothing_reaches_the_broker_before_commit(
     assert messages_waiting(unwatched_queue) == 1
 
 
-def test_a_rollback_drops_the_task(
-    session: scoped_session[Session], unwatched_queue: str
-) -> None:
+def test_a_rollback_drops_the_task(session: scoped_session[Session], unwatched_queue: str) -> None:
     new_user(session, 51)
     result = get_from_db.apply_async_on_commit((51,), queue=unwatched_queue)
 

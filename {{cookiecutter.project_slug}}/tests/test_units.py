@@ -34,6 +34,16 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.database_url == "sqlite:///elsewhere.sqlite3"
 
 
+def test_retries_must_wait_less_than_the_visibility_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASK_RETRY_BACKOFF_MAX", "7200")
+    monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", "3600")
+
+    with pytest.raises(ValueError, match="shorter than CELERY_VISIBILITY_TIMEOUT"):
+        Settings()
+
+
 def test_settings_reject_a_nonsense_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASK_RETRY_DELAY", "-1")
 

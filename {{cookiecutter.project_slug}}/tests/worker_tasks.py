@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from sqlalchemy import text
 
@@ -101,8 +101,3 @@ def journal_lines(journal: Path, kind: str) -> list[str]:
     if not journal.exists():
         return []
     return [line for line in journal.read_text().splitlines() if line.startswith(kind)]
-
-
-@app.task
-def no_op(*_: Any) -> None:
-    """A task that touches nothing: for tests of delivery alone."""

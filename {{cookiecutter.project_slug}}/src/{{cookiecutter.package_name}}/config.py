@@ -4,7 +4,7 @@ This module imports nothing of Celery or SQLAlchemy, so any script can read
 settings cheaply.
 """
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,11 +38,26 @@ class Settings(BaseSettings):
     task_retry_delay: float = Field(default=1.0, gt=0)
     task_retry_backoff_max: float = Field(default=600.0, gt=0)
 
+    # Seconds between two passes of the outbox relay (make relay): about the
+    # longest a committed message waits in the outbox while the broker is up.
+    outbox_relay_every: float = Field(default=1.0, gt=0)
+
 {%- if cookiecutter.use_beat %}
 
     # Seconds between runs of the sample periodic task (celery beat).
     count_users_every: float = Field(default=300.0, gt=0)
 {%- endif %}
+
+    @model_validator(mode="after")
+    def retries_wait_less_than_the_visibility_timeout(self) -> "Settings":
+        # A task waiting for its retry is still unacknowledged; Redis would hand
+        # it out again before the wait ends, and again, and again.
+        if self.task_retry_backoff_max >= self.celery_visibility_timeout:
+            raise ValueError(
+                f"TASK_RETRY_BACKOFF_MAX ({self.task_retry_backoff_max:g}s) must be shorter"
+                f" than CELERY_VISIBILITY_TIMEOUT ({self.celery_visibility_timeout}s)"
+            )
+        return self
 
 
 settings = Settings()

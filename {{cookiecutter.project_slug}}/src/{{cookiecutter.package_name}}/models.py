@@ -1,6 +1,9 @@
 """ORM models. Alembic's migrations/env.py reads ``Base.metadata`` from here."""
 
-from sqlalchemy import MetaData, String
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints can be dropped and altered by later migrations on every
@@ -27,3 +30,30 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, email={self.email!r})"
+
+
+class OutboxMessage(Base):
+    """A task to send, written in the same transaction as the data it is about.
+
+    ``outbox.relay_pending`` publishes the rows with ``sent_at`` unset, oldest
+    first, each under its own ``task_id``, and then sets ``sent_at``.
+    """
+
+    __tablename__ = "outbox_messages"
+    # The relay asks for "sent_at IS NULL ORDER BY id": one index range, already
+    # in order. A partial index would be smaller, but MySQL/MariaDB lack them.
+    __table_args__ = (Index("ix_outbox_messages_unsent", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Chosen when the row is added, so every publish of it (a relay that crashed
+    # before recording the send publishes again) carries the same Celery id.
+    task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    task_name: Mapped[str] = mapped_column(String(255))
+    args: Mapped[list[Any]] = mapped_column(JSON)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"OutboxMessage(id={self.id!r}, task={self.task_name}[{self.task_id}])"

@@ -22,6 +22,7 @@ from .config import settings
 from .db import db_session, engine, wait_for_database
 from .models import User
 from .on_commit import call_after_commit
+from .outbox import add_to_outbox
 
 logger = get_task_logger(__name__)
 
@@ -114,6 +115,13 @@ class SqlAlchemyTask(Task):  # type: ignore[type-arg]
         options.setdefault("task_id", uuid())
         call_after_commit(db_session(), lambda: self.apply_async(args, kwargs, **options))
         return self.AsyncResult(options["task_id"])
+
+    def delay_via_outbox(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
+        """Write the task to the outbox in ``db_session``'s transaction (see ``outbox``).
+
+        It is sent by the relay once committed, even if the broker is down now.
+        """
+        return self.AsyncResult(add_to_outbox(db_session(), self.name, args, kwargs))
 
 
 class UserData(TypedDict):
