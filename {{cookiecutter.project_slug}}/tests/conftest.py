@@ -11,8 +11,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -69,6 +70,23 @@ def pytest_configure() -> None:
 
 def pytest_unconfigure() -> None:
     shutil.rmtree(TMP_DIR, ignore_errors=True)
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds.
+
+    Tests wait for what the worker did, never for a fixed time: a busy machine
+    makes any fixed sleep too short sometimes.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.05)
+
+
+def has_retried(worker: WorkerProcess, task_id: str) -> Callable[[], bool]:
+    """True once ``worker`` has logged a retry of the task: it looked at least once."""
+    return lambda: f"[{task_id}] retry" in worker.log()
 
 
 def require_server(what: str, url: str, error: Exception) -> None:

@@ -4,7 +4,6 @@ These need a database server: SQLite has no connection to drop and does not
 enforce column lengths.
 """
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.tasks import create_user, get_from_db
 
-from .conftest import add_user, own_worker, queue_of
+from .conftest import add_user, has_retried, own_worker, queue_of, wait_until
 from .database_state import terminate_connections
 from .tcp_proxy import TcpProxy
 from .worker_tasks import journal_lines, rename_slowly
@@ -38,10 +37,10 @@ def test_a_refused_connection_is_retried_until_the_server_is_back(
     proxy = TcpProxy.in_front_of(database_url, DEFAULT_PORTS[database_server]).start()
     env = {"DATABASE_URL": proxy.url_through(database_url)}
 
-    with own_worker("refused", env=env):
+    with own_worker("refused", env=env) as worker:
         proxy.stop()  # the server goes away: open connections cut, new ones refused
         result = get_from_db.apply_async((70,), queue=queue_of("refused"))
-        time.sleep(1)
+        wait_until(has_retried(worker, result.id), "a retry while the server is away")
         proxy.start()
 
         assert result.get(timeout=TIMEOUT)["id"] == 70
@@ -62,10 +61,7 @@ def test_a_connection_dropped_mid_task_is_retried(
         result = rename_slowly.apply_async(
             (71, "after", 1.0, str(journal)), queue=queue_of("dropped")
         )
-        deadline = time.monotonic() + TIMEOUT
-        while not journal_lines(journal, "start"):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: journal_lines(journal, "start"), "the task's transaction to begin")
         assert terminate_connections(database_url) >= 1
 
         assert result.get(timeout=TIMEOUT) == "after"

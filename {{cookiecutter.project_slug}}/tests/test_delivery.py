@@ -2,7 +2,6 @@
 
 import os
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,17 +13,10 @@ from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import get_from_db
 from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
-from .conftest import RUN_ID, add_user, own_worker, queue_of
+from .conftest import RUN_ID, add_user, own_worker, queue_of, wait_until
 from .worker_tasks import journal_lines, rename_slowly
 
 TIMEOUT = 60
-
-
-def wait_for(condition: object, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.mark.usefixtures("broker")
@@ -38,7 +30,7 @@ def test_a_task_whose_process_is_killed_runs_again_and_completes_once(
         result = rename_slowly.apply_async(
             (60, "after", 2.0, str(journal)), queue=queue_of("crash")
         )
-        wait_for(lambda: journal_lines(journal, "start"), "the task to start")
+        wait_until(lambda: journal_lines(journal, "start"), "the task to start")
         (killed,) = journal_lines(journal, "start")
         os.kill(int(killed.split()[1]), signal.SIGKILL)
 
@@ -84,6 +76,6 @@ def test_a_pickled_message_is_refused(worker: WorkerProcess) -> None:
 
     with pytest.raises(ValueError, match="positive integer"):
         after.get(timeout=TIMEOUT)
-    wait_for(lambda: "ContentDisallowed" in worker.log(), "the worker to refuse it")
+    wait_until(lambda: "ContentDisallowed" in worker.log(), "the worker to refuse it")
     assert pickled.state == "PENDING"
     assert f"[{pickled.id}] received" not in worker.log()

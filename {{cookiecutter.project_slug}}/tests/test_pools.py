@@ -5,7 +5,6 @@ in the worker's main thread. On each, concurrent tasks must never share a
 session, and no attempt may start with a session left by the one before.
 """
 
-import time
 from itertools import combinations
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.tasks import get_from_db
 
-from .conftest import add_user, own_worker, queue_of
+from .conftest import add_user, has_retried, own_worker, queue_of, wait_until
 from .database_state import busy_connections
 from .worker_tasks import SessionUse, hold_session, report_leftover_session
 
@@ -35,7 +34,7 @@ def test_concurrent_tasks_never_share_a_session(
 ) -> None:
     with own_worker(pool, pool=pool, concurrency=concurrency):
         results = [
-            hold_session.apply_async((0.5,), queue=queue_of(pool)) for _ in range(2 * concurrency)
+            hold_session.apply_async((1.0,), queue=queue_of(pool)) for _ in range(2 * concurrency)
         ]
         uses = [result.get(timeout=TIMEOUT) for result in results]
 
@@ -70,9 +69,9 @@ def test_every_attempt_starts_without_a_leftover_session(pool: str, concurrency:
 def test_the_retry_story_on_each_pool(
     pool: str, concurrency: int, session: scoped_session[Session]
 ) -> None:
-    with own_worker(pool, pool=pool, concurrency=concurrency):
+    with own_worker(pool, pool=pool, concurrency=concurrency) as worker:
         pending = get_from_db.apply_async((40,), queue=queue_of(pool))
-        time.sleep(1)  # the worker looks, finds nothing, and retries
+        wait_until(has_retried(worker, pending.id), "the worker to look and retry")
         add_user(session, 40, "Barbara Liskov")
         result = pending.get(timeout=TIMEOUT)
 

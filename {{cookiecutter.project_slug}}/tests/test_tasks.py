@@ -1,7 +1,5 @@
 """The post's story, run by a real worker through the real broker."""
 
-import time
-
 import pytest
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, scoped_session
@@ -10,7 +8,7 @@ from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.tasks import create_user, get_from_db
 from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
-from .conftest import add_user
+from .conftest import add_user, has_retried, wait_until
 from .database_state import busy_connections
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -31,9 +29,11 @@ def test_get_from_db_returns_the_users_data(session: scoped_session[Session]) ->
     assert result.retries == 0
 
 
-def test_retries_until_the_row_is_committed(session: scoped_session[Session]) -> None:
+def test_retries_until_the_row_is_committed(
+    session: scoped_session[Session], worker: WorkerProcess
+) -> None:
     result = get_from_db.delay(2)
-    time.sleep(1)
+    wait_until(has_retried(worker, result.id), "the worker to look and retry")
     add_user(session, 2, "Grace Hopper")
 
     assert result.get(timeout=TIMEOUT)["name"] == "Grace Hopper"

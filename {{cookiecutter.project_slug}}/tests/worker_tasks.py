@@ -83,8 +83,10 @@ def rename_slowly(user_id: int, name: str, seconds: float, journal: str) -> str:
     Idempotent, as every task under late acknowledgement must be: it sets the
     name to a value, so running it again after a crash changes nothing.
     """
-    note(journal, f"start {os.getpid()}")
     user = db_session.get_one(User, user_id)
+    # Noted once the transaction holds a connection, so a test that cuts
+    # connections on this note is sure to cut this task's.
+    note(journal, f"start {os.getpid()}")
     time.sleep(seconds)
     user.name = name
     db_session.commit()
