@@ -83,4 +83,6 @@ def describe(database_url: str) -> dict[str, Any]:
         "packages": package_versions(),
         "database_server": database_server_version(database_url),
         "broker_server": broker_server_version(),
+        # Other work on the machine skews every figure; this says how busy it was.
+        "load_average_at_start": [round(load, 2) for load in os.getloadavg()],
     }

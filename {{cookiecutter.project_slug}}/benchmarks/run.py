@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Machine: {described['cpu']}, {described['cores']} cores, {described['ram_gb']} GB RAM,"
         f" {described['os']}, Python {described['python']};"
-        f" {described['database_server']}, {described['broker_server']}"
+        f" {described['database_server']}, {described['broker_server']};"
+        f" load average at start {described['load_average_at_start'][0]},"
+        f" at the end {os.getloadavg()[0]:.2f}"
     )
     print(f"Command: {command.strip()}")
     print(report.HOW_MEASURED)
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
             for row in scaling_rows
         ],
         "targets": [asdict(t) for t in targets],
+        "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
         "total_seconds": round(total, 1),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
