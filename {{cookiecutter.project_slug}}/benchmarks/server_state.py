@@ -78,6 +78,10 @@ class PeakConnections:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop sampling (once is enough; later calls do nothing)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()

@@ -22,7 +22,7 @@ from celery.result import AsyncResult
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.testing import WorkerProcess, running_worker
 
-from .server_state import PeakConnections, idle_in_transaction
+from .server_state import PeakConnections, idle_in_transaction, open_connections
 
 # Modules the benchmark's workers load on top of the app's own tasks.
 INCLUDE = ("benchmarks.tasks", "benchmarks.post_2013")
@@ -206,6 +206,16 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[round(fraction * 100) - 1]
 
 
+def wait_for_no_connections(database_url: str, timeout: float = 10) -> None:
+    """Let the server finish closing the previous worker's connections.
+
+    Otherwise a backend still exiting would be counted in this workload's peak.
+    """
+    deadline = time.monotonic() + timeout
+    while (open_connections(database_url) or 0) > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def measure(workload: Workload, setup: Setup) -> Measurement:
     """Run ``setup.tasks`` of ``workload`` on a fresh worker and measure them."""
     label = f"{workload.name} {setup.tasks} tasks {setup.pool} x{setup.concurrency}"
@@ -213,6 +223,7 @@ def measure(workload: Workload, setup: Setup) -> Measurement:
     print(f"{label}: starting a worker (log: {log})", file=sys.stderr, flush=True)
     # Generous: even a slow machine moves a few tasks a second per process.
     deadline_seconds = 60 + setup.tasks / 5
+    wait_for_no_connections(setup.database_url)
     with (
         PeakConnections(setup.database_url) as connections,
         running_worker(
@@ -247,6 +258,8 @@ def measure(workload: Workload, setup: Setup) -> Measurement:
             outcomes = collect_one_by_one(results, deadline, progress)
 
         time.sleep(SETTLE)
+        # Stop sampling first: the check below opens a connection of its own.
+        connections.stop()
         idle = idle_in_transaction(setup.database_url)
         rss = worker_rss_mb(worker)
         log_errors = sum("ERROR/" in line for line in worker.log().splitlines())
