@@ -1,11 +1,17 @@
-# The template's two commands: `make demo` and `make test`.
-# Both bootstrap .venv from requirements-dev.txt on first use.
+# The template's commands: `make demo`, `make test` and `make bench`.
+# Each bootstraps .venv from requirements-dev.txt on first use.
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := .demo
+# make bench: where to bake, what to pass to the generated `make bench`, and
+# BENCH_SUITE=0 to skip timing the generated test suite.
+BENCH_DIR ?= .bench
+BENCH_ARGS ?=
+BENCH_SUITE ?= 1
+export BENCH_DIR BENCH_ARGS BENCH_SUITE
 
-.PHONY: demo test lint clean
+.PHONY: demo test bench lint clean
 
 $(STAMP): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -21,9 +27,12 @@ demo: $(STAMP)  ## Bake the default project and run its demo (no server needed)
 test: $(STAMP)  ## The template's test suite: bakes every option, runs the bakes' own tests
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest
 
-lint: $(STAMP)  ## Lint the hooks and the template's tests
-	$(BIN)/ruff check hooks tests
-	$(BIN)/ruff format --check hooks tests
+bench: $(STAMP)  ## Bake, install and benchmark the default project on this machine's PostgreSQL and Redis
+	PATH="$(BIN):$$PATH" $(BIN)/python scripts/bench.py
+
+lint: $(STAMP)  ## Lint the hooks, the scripts and the template's tests
+	$(BIN)/ruff check hooks scripts tests
+	$(BIN)/ruff format --check hooks scripts tests
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR)
+	rm -rf $(VENV) $(DEMO_DIR) $(BENCH_DIR)

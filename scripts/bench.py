@@ -1,0 +1,108 @@
+"""`make bench`: bake the default project, install it, run its own benchmark, time its suite.
+
+The generated project ships the benchmark (`make bench` there runs
+`python -m benchmarks.run`); this script only prepares a fresh bake, points it
+at this machine's servers and adds what only the template can measure: how
+long baking takes, and how long the generated test suite runs.
+
+Environment:
+  BENCH_ARGS    passed to the generated `make bench` (e.g. "--tasks 1000 --no-scaling")
+  BENCH_SUITE   0 to skip timing the generated `make test`
+  BENCH_DIR     where to bake (default .bench/, wiped first)
+  TEST_POSTGRES_URL, TEST_REDIS_URL   the servers, as for the template's tests
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def servers() -> dict[str, str]:
+    return {
+        "DATABASE_URL": POSTGRES,
+        "CELERY_BROKER_URL": f"{REDIS}/0",
+        "CELERY_RESULT_BACKEND": f"{REDIS}/1",
+    }
+
+
+def make(target: str, project: Path, env: dict[str, str], capture: bool = False) -> str:
+    """Run the generated project's `make TARGET`; stream its output unless captured."""
+    completed = subprocess.run(
+        ["make", "--no-print-directory", target],
+        cwd=project,
+        # The template's venv first on PATH: its uv makes `make install` fast.
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **env},
+        capture_output=capture,
+        text=True,
+    )
+    if completed.returncode != 0:
+        if capture:
+            print(completed.stdout, completed.stderr, sep="\n", file=sys.stderr)
+        raise SystemExit(f"make {target} failed in {project} (exit {completed.returncode})")
+    return completed.stdout if capture else ""
+
+
+def pytest_summary(output: str) -> str:
+    closing = [line for line in output.splitlines() if re.match(r"=+ .* in [\d.]+s", line)]
+    return closing[-1].strip("= ") if closing else "no pytest summary found"
+
+
+def main() -> None:
+    bench_dir = Path(os.environ.get("BENCH_DIR") or TEMPLATE / ".bench").resolve()
+    time_suite = os.environ.get("BENCH_SUITE", "1") != "0"
+    shutil.rmtree(bench_dir, ignore_errors=True)
+    bench_dir.mkdir(parents=True)
+
+    print(f"Baking the default project into {bench_dir}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(bench_dir)))
+    bake_seconds = time.perf_counter() - started
+
+    print("make install", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    make("install", project, {})
+    install_seconds = time.perf_counter() - started
+
+    make("bench", project, {**servers(), "BENCH_ARGS": os.environ.get("BENCH_ARGS", "")})
+    bench = json.loads((project / "var" / "bench" / "results.json").read_text())
+
+    suite_seconds: float | None = None
+    suite = "not run (BENCH_SUITE=0)"
+    if time_suite:
+        print("Timing the generated project's make test (CI=true)", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        output = make("test", project, {**servers(), "CI": "true"}, capture=True)
+        suite_seconds = time.perf_counter() - started
+        suite = pytest_summary(output)
+
+    print(f"Template bake: {bake_seconds:.2f}s; make install: {install_seconds:.1f}s")
+    if suite_seconds is None:
+        print(f"Generated make test: {suite}")
+    else:
+        print(f"Generated make test (CI=true): {suite_seconds:.0f}s ({suite})")
+    results: dict[str, Any] = {
+        "bake_seconds": round(bake_seconds, 3),
+        "install_seconds": round(install_seconds, 1),
+        "suite_seconds": None if suite_seconds is None else round(suite_seconds, 1),
+        "suite_summary": suite,
+        "bench": bench,
+    }
+    (bench_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"JSON: {bench_dir / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

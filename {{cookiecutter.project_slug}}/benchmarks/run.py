@@ -1,0 +1,201 @@
+"""``python -m benchmarks.run``: the service's task against the ceiling and the 2013 post.
+
+Three workloads, each on a fresh worker with the same pool, concurrency,
+broker, result backend and settings:
+
+- ``ceiling``: ``benchmarks.tasks.noop``, a task that does nothing;
+- ``get_from_db``: the service's task, over many distinct existing users;
+- ``post_2013``: the post's original code (``benchmarks.post_2013``).
+
+With ``--scaling`` (the default), ``ceiling`` and ``get_from_db`` also run at
+1,000 / 5,000 / 20,000 tasks and concurrency 1 / 2 / 4. The servers are those in
+``DATABASE_URL``, ``CELERY_BROKER_URL`` and ``CELERY_RESULT_BACKEND``; the run
+creates a database and a queue of its own and removes them at the end.
+Progress goes to stderr; the tables to stdout; every figure to ``--json``.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from {{ cookiecutter.package_name }}.celery import app
+from {{ cookiecutter.package_name }}.config import settings
+
+from . import database, machine, post_2013, report
+from .workload import Measurement, Setup, Workload, measure
+
+SCALING_TASKS = (1_000, 5_000, 20_000)
+SCALING_CONCURRENCY = (1, 2, 4)
+VAR = Path("var/bench")
+OUR_TASK = "{{ cookiecutter.package_name }}.tasks.get_from_db"
+
+
+def workloads() -> dict[str, Workload]:
+    ours = (settings.db_pool_size, settings.db_max_overflow)
+    return {
+        "ceiling": Workload("ceiling", "benchmarks.tasks.noop", *ours),
+        "get_from_db": Workload("get_from_db", OUR_TASK, *ours),
+        "post_2013": Workload(
+            "post_2013",
+            "benchmarks.post_2013.get_from_db",
+            post_2013.POOL_SIZE,
+            post_2013.MAX_OVERFLOW,
+        ),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Measure get_from_db against a no-op ceiling and the 2013 post's pattern.",
+    )
+    parser.add_argument("--tasks", type=int, default=5_000, help="tasks per workload (5000)")
+    parser.add_argument("--pool", choices=("prefork", "threads", "solo"), default="prefork")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes or threads (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--scaling",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the scaling table (1k/5k/20k tasks x concurrency 1/2/4)",
+    )
+    parser.add_argument("--json", type=Path, default=VAR / "results.json", help="%(default)s")
+    args = parser.parse_args(argv)
+    if args.tasks < 1 or args.concurrency < 1:
+        parser.error("--tasks and --concurrency must be positive")
+    return args
+
+
+def with_ratio(measurement: Measurement, ceiling: Measurement) -> Measurement:
+    if ceiling.tasks_per_second > 0:
+        measurement.ratio_to_ceiling = round(
+            measurement.tasks_per_second / ceiling.tasks_per_second, 3
+        )
+    return measurement
+
+
+def delete_queue(queue: str) -> None:
+    """Remove the run's queue from the broker (empty unless a task timed out)."""
+    with app.connection_for_write() as connection:
+        channel: Any = connection.default_channel
+        channel.queue_delete(queue)
+
+
+def redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    begun = time.monotonic()
+    run_id = uuid.uuid4().hex[:8]
+    log_dir = VAR / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    database_url = database.bench_database_url(settings.database_url, run_id, VAR)
+    queue = f"bench-{run_id}"
+    runs = [args.tasks, *(SCALING_TASKS if args.scaling else ())]
+    users = max(runs)
+
+    described = machine.describe(settings.database_url)
+    print(
+        f"Benchmark on {described['cpu']}, {described['cores']} cores,"
+        f" {described['database_server']}, {described['broker_server']}",
+        file=sys.stderr,
+    )
+    print(f"Creating {redacted(database_url)} with {users:,} users", file=sys.stderr, flush=True)
+    database.create_and_migrate(database_url)
+    kinds = workloads()
+    env = {"DATABASE_URL": database_url}
+    try:
+        database.seed_users(database_url, users)
+
+        def run(name: str, tasks: int, concurrency: int) -> Measurement:
+            setup = Setup(tasks, args.pool, concurrency, users, database_url, queue, log_dir, env)
+            return measure(kinds[name], setup)
+
+        ceiling = run("ceiling", args.tasks, args.concurrency)
+        ceiling.ratio_to_ceiling = 1.0
+        main_rows = [
+            ceiling,
+            with_ratio(run("get_from_db", args.tasks, args.concurrency), ceiling),
+            with_ratio(run("post_2013", args.tasks, args.concurrency), ceiling),
+        ]
+        scaling_rows = []
+        if args.scaling:
+            for concurrency in SCALING_CONCURRENCY:
+                for tasks in SCALING_TASKS:
+                    scaled_ceiling = run("ceiling", tasks, concurrency)
+                    scaled_ceiling.ratio_to_ceiling = 1.0
+                    ours = with_ratio(run("get_from_db", tasks, concurrency), scaled_ceiling)
+                    scaling_rows.append(report.ScalingRow(scaled_ceiling, ours))
+    finally:
+        database.drop(database_url)
+        delete_queue(queue)
+
+    command = "python -m benchmarks.run " + shlex.join(argv if argv is not None else sys.argv[1:])
+    targets = report.targets(main_rows[0], main_rows[1])
+    print(f"\n{report.workloads_table(main_rows)}\n")
+    if scaling_rows:
+        print(f"Scaling ({args.pool} pool):\n\n{report.scaling_table(scaling_rows)}\n")
+    print(f"Targets:\n{report.targets_text(targets, main_rows[2])}\n")
+    print(
+        f"Machine: {described['cpu']}, {described['cores']} cores, {described['ram_gb']} GB RAM,"
+        f" {described['os']}, Python {described['python']};"
+        f" {described['database_server']}, {described['broker_server']};"
+        f" load average at start {described['load_average_at_start'][0]},"
+        f" at the end {os.getloadavg()[0]:.2f}"
+    )
+    print(f"Command: {command.strip()}")
+    print(report.HOW_MEASURED)
+    total = time.monotonic() - begun
+    print(f"Total time: {total:.0f}s")
+
+    results: dict[str, Any] = {
+        "command": command.strip(),
+        "machine": described,
+        "settings": {
+            "tasks": args.tasks,
+            "pool": args.pool,
+            "concurrency": args.concurrency,
+            "users": users,
+            "database": redacted(settings.database_url),
+            "broker": redacted(settings.celery_broker_url),
+            "result_backend": redacted(settings.celery_result_backend),
+            "db_pool_size": settings.db_pool_size,
+            "db_max_overflow": settings.db_max_overflow,
+            "task_max_retries": settings.task_max_retries,
+            "task_retry_delay": settings.task_retry_delay,
+        },
+        "how_measured": report.HOW_MEASURED,
+        "workloads": [asdict(m) | {"errors": m.errors} for m in main_rows],
+        "scaling": [
+            {
+                "ceiling": asdict(row.ceiling) | {"errors": row.ceiling.errors},
+                "get_from_db": asdict(row.get_from_db) | {"errors": row.get_from_db.errors},
+            }
+            for row in scaling_rows
+        ],
+        "targets": [asdict(t) for t in targets],
+        "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
+        "total_seconds": round(total, 1),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"JSON: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
