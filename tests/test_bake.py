@@ -128,3 +128,19 @@ def test_quotes_in_free_text_answers_keep_files_valid(bake: Bake) -> None:
     metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert metadata["authors"][0]["name"] == name
     assert metadata["description"] == description
+
+
+@pytest.mark.parametrize(("database", "broker"), [("postgresql", "redis"), ("mysql", "rabbitmq")])
+def test_readme_draws_the_architecture_and_maps_the_posts_errors(
+    bake: Bake, database: str, broker: str
+) -> None:
+    readme = (bake(database=database, broker=broker) / "README.md").read_text()
+
+    diagram = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert diagram.startswith("flowchart")
+    for part in ("broker", "worker", "database", "outbox", "relay"):
+        assert part in diagram
+    troubleshooting = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    for symptom in ("ResourceClosedError", "PendingRollbackError", "before the row exists"):
+        assert symptom in troubleshooting
+    assert "## How this stays correct" in readme

@@ -4,6 +4,7 @@ They use the app and ``SqlAlchemyTask`` exactly as the service's own tasks do,
 so what they observe about sessions and delivery holds for those too.
 """
 
+import logging
 import os
 import threading
 import time
@@ -103,3 +104,11 @@ def journal_lines(journal: Path, kind: str) -> list[str]:
     if not journal.exists():
         return []
     return [line for line in journal.read_text().splitlines() if line.startswith(kind)]
+
+
+@app.task
+def log_at_each_level(text: str) -> None:
+    """Log ``text`` at DEBUG and WARNING through a plain ``logging`` logger."""
+    plain = logging.getLogger("tests.plain_logger")
+    plain.debug("debug: %s", text)
+    plain.warning("warning: %s", text)

@@ -4,9 +4,13 @@ Importing this module does not touch the database; the task modules listed in
 ``include`` are imported by the worker, not by every producer.
 """
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 from .config import settings
+from .logs import configure_worker_logging
 
 
 def broker_transport_options(broker_url: str) -> dict[str, int]:
@@ -55,3 +59,10 @@ app.conf.update(
     result_extended=True,
     timezone="UTC",
 )
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def use_task_aware_logging(logger: Any, **_: Any) -> None:
+    """Every worker log line names its task; LOG_LEVEL sets the level (not --loglevel)."""
+    configure_worker_logging(logger, settings.log_level)

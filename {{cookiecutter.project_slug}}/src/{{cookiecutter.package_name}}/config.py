@@ -4,6 +4,8 @@ This module imports nothing of Celery or SQLAlchemy, so any script can read
 settings cheaply.
 """
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,6 +39,9 @@ class Settings(BaseSettings):
     task_max_retries: int = Field(default=10, ge=0)
     task_retry_delay: float = Field(default=1.0, gt=0)
     task_retry_backoff_max: float = Field(default=600.0, gt=0)
+
+    # The workers' log level: DEBUG, INFO, WARNING, ERROR.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # Seconds between two passes of the outbox relay (make relay): about the
     # longest a committed message waits in the outbox while the broker is up.

@@ -71,7 +71,6 @@ def worker_command(
         f"--pool={pool}",
         f"--concurrency={concurrency}",
         f"--hostname={node_name}@%h",
-        "--loglevel=INFO",
         # A lone test or demo worker has no peers to sync with.
         "--without-gossip",
         "--without-mingle",
@@ -101,7 +100,8 @@ def running_worker(
             worker_command(pool, concurrency, node_name, queue, include),
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            # INFO at least: readiness and the tests read the worker's INFO lines.
+            env={**os.environ, "LOG_LEVEL": "INFO", **(env or {})},
             # Its own process group, so a kill also reaches the pool children.
             start_new_session=True,
         )
