@@ -1,5 +1,6 @@
 """Every option value bakes a project that is complete, valid and lint-clean."""
 
+import json
 import py_compile
 import re
 import tomllib
@@ -10,7 +11,7 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from .conftest import BIN, Bake, run, variants
+from .conftest import BIN, TEMPLATE, Bake, run, variants
 
 # Jinja left behind; GitHub's own ${{ expression }} syntax is not Jinja.
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
@@ -144,3 +145,16 @@ def test_readme_draws_the_architecture_and_maps_the_posts_errors(
     for symptom in ("ResourceClosedError", "PendingRollbackError", "before the row exists"):
         assert symptom in troubleshooting
     assert "## How this stays correct" in readme
+
+
+def test_every_question_has_a_prompt_and_every_choice_a_label() -> None:
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    prompts = context["__prompts__"]
+    questions = [key for key in context if not key.startswith("_")]
+
+    assert set(prompts) == set(questions)
+    for key in questions:
+        if isinstance(context[key], list):
+            labels = prompts[key]
+            assert labels["__prompt__"]
+            assert all(labels.get(choice) for choice in context[key]), key
