@@ -5,7 +5,7 @@ import re
 from .conftest import TEMPLATE, Bake, run
 
 
-def test_demo_shows_a_read_a_retried_read_and_a_refused_id(bake: Bake) -> None:
+def test_demo_shows_a_read_a_retried_read_a_refused_id_and_an_after_commit_send(bake: Bake) -> None:
     project = bake()
 
     output = run("make", "demo", cwd=project, timeout=600).stdout
@@ -18,6 +18,11 @@ def test_demo_shows_a_read_a_retried_read_and_a_refused_id(bake: Bake) -> None:
     assert int(retried.group(1)) >= 1
     assert "'name': 'Grace Hopper'" in retried.group(2)
     assert "failed at once with ValueError" in output
+    assert re.search(
+        r"it was sent when that transaction committed,\s+and the worker returned "
+        r"\{[^}]*'Edsger Dijkstra'[^}]*\} on its first try",
+        output,
+    ), output
     assert "The worker has stopped." in output
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from {{ cookiecutter.package_name }}.db import db_session
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import get_from_db
-from {{ cookiecutter.package_name }}.testing import running_worker
+from {{ cookiecutter.package_name }}.testing import WorkerProcess, running_worker
 
 LOG = Path("var/demo/worker.log")
 
@@ -33,6 +33,14 @@ def wait(result: AsyncResult) -> object:  # type: ignore[type-arg]
     return result.get(timeout=60, propagate=False)
 
 
+def wait_for_first_retry(result: AsyncResult, worker: WorkerProcess) -> None:  # type: ignore[type-arg]
+    # Wait for what the worker did, not a fixed time: a busy machine is slow.
+    deadline = time.monotonic() + 60
+    while f"[{result.id}] retry" not in worker.log():
+        expect(time.monotonic() < deadline, "the worker never looked for the user")
+        time.sleep(0.1)
+
+
 def expect(condition: bool, failure: str) -> None:
     if not condition:
         raise SystemExit(f"demo failed: {failure} (worker log: {LOG})")
@@ -40,7 +48,7 @@ def expect(condition: bool, failure: str) -> None:
 
 def main() -> None:
     print(f"Starting a real worker (prefork pool, 2 processes); its log: {LOG}")
-    with running_worker(LOG, node_name="demo"):
+    with running_worker(LOG, node_name="demo") as worker:
         ada = add_user("Ada Lovelace", "ada@example.com")
         result = get_from_db.delay(ada)
         value = wait(result)
@@ -52,9 +60,9 @@ def main() -> None:
         db_session.remove()
         result = get_from_db.delay(late_id)
         print(f"2. get_from_db({late_id}) was sent before user {late_id} existed.")
-        time.sleep(1)
+        wait_for_first_retry(result, worker)
         add_user("Grace Hopper", "grace@example.com", user_id=late_id)
-        print(f"   User {late_id} was committed one second later.")
+        print(f"   User {late_id} was committed after the worker had looked and not found it.")
         value = wait(result)
         expect(result.successful() and (result.retries or 0) >= 1, f"late read gave {value!r}")
         print(f"   The worker retried {result.retries} time(s) with backoff,")
@@ -65,6 +73,18 @@ def main() -> None:
         expect(isinstance(error, ValueError) and result.retries == 0, f"bad id gave {error!r}")
         print(f"3. get_from_db(-1) failed at once with {error!r}")
         print("   after 0 retries: input that cannot become valid is never retried.")
+
+        user = User(name="Edsger Dijkstra", email="edsger@example.com")
+        db_session.add(user)
+        db_session.flush()  # gives the id; the transaction is still open
+        edsger = user.id
+        result = get_from_db.delay_on_commit(edsger)
+        db_session.commit()
+        value = wait(result)
+        expect(result.successful() and result.retries == 0, f"after-commit read gave {value!r}")
+        print(f"4. get_from_db.delay_on_commit({edsger}) was called inside the transaction")
+        print("   that created the user; it was sent when that transaction committed,")
+        print(f"   and the worker returned {value} on its first try.")
     print("The worker has stopped.")
 
 
