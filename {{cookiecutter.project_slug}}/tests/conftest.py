@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -164,13 +164,17 @@ def own_worker(
     concurrency: int = 2,
     node: str | None = None,
     env: Mapping[str, str] | None = None,
+    app: str | None = None,
+    extra: Sequence[str] = (),
 ) -> AbstractContextManager[WorkerProcess]:
     """A worker of the test's own, consuming only ``queue_of(name)``.
 
     For tests that need a pool, concurrency or environment other than the
     session's worker's, or must know which worker ran what. Send its tasks
     with ``apply_async(..., queue=queue_of(name))``. Several workers may share
-    the queue under different ``node`` names. Needs the ``broker`` fixture.
+    the queue under different ``node`` names. ``app`` names another app module
+    (its worker then loads only that app's tasks); ``extra`` adds worker
+    options. Needs the ``broker`` fixture.
     """
     node = node or name
     return running_worker(
@@ -179,7 +183,9 @@ def own_worker(
         concurrency=concurrency,
         node_name=f"{node}-{RUN_ID}",
         queue=queue_of(name),
-        include=TEST_TASKS,
+        include=() if app else TEST_TASKS,
+        app=app or "{{ cookiecutter.package_name }}.celery",
+        extra=extra,
         env=env,
     )
 

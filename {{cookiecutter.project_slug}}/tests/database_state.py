@@ -146,3 +146,24 @@ def terminate_connections(database_url: str) -> int:
             return killed
     finally:
         engine.dispose()
+
+
+def abandoned_sessions(database_url: str) -> int | None:
+    """How many clients so far left without closing their connection; None for SQLite.
+
+    PostgreSQL counts them per database (sessions_abandoned); MySQL/MariaDB
+    for the whole server (Aborted_clients).
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return None
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            if url.get_backend_name() == "postgresql":
+                query = text("SELECT sessions_abandoned FROM pg_stat_database WHERE datname = :db")
+                return int(connection.execute(query, {"db": url.database}).scalar_one())
+            row = connection.execute(text("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")).one()
+            return int(row[1])
+    finally:
+        engine.dispose()

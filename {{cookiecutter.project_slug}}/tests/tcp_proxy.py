@@ -22,6 +22,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._cut_after: bytes | None = None
+        self.cuts = 0
 
     @classmethod
     def in_front_of(cls, url: str, default_port: int) -> "TcpProxy":
@@ -53,6 +55,14 @@ class TcpProxy:
                 sock.close()
             self._sockets.clear()
 
+    def cut_once_after(self, marker: bytes) -> None:
+        """Cut the next connection whose client sends ``marker``, once it reached the server.
+
+        With ``b"COMMIT"`` the server commits, and the client never hears so:
+        the "ambiguous commit" a lost connection causes.
+        """
+        self._cut_after = marker
+
     def __enter__(self) -> "TcpProxy":
         return self.start()
 
@@ -81,16 +91,26 @@ class TcpProxy:
                     server.close()
                     return
                 self._sockets.update((client, server))
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, watch in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pump, args=(source, sink, watch), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, watch: bool) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
+                if watch and self._should_cut(data):
+                    break
         except OSError:
             pass
         finally:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+    def _should_cut(self, data: bytes) -> bool:
+        with self._lock:
+            if self._cut_after is None or self._cut_after not in data:
+                return False
+            self._cut_after = None
+            self.cuts += 1
+            return True

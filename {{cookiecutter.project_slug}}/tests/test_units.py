@@ -4,12 +4,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.db import engine_options
-from {{ cookiecutter.package_name }}.tasks import (
-    SqlAlchemyTask,
-    backoff_delay,
-    get_from_db,
-    require_positive_int,
-)
+from {{ cookiecutter.package_name }}.sqlalchemy_task import SqlAlchemyTask, backoff_delay
+from {{ cookiecutter.package_name }}.tasks import get_from_db, require_positive_int
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
@@ -34,13 +30,37 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.database_url == "sqlite:///elsewhere.sqlite3"
 
 
-def test_retries_must_wait_less_than_the_visibility_timeout(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        (
+            {"TASK_TIME_LIMIT": "3000", "TASK_RETRY_BACKOFF_MAX": "600"},
+            r"CELERY_VISIBILITY_TIMEOUT \(3600s\) must be longer than"
+            r" TASK_TIME_LIMIT \+ TASK_RETRY_BACKOFF_MAX \(3600s\)",
+        ),
+        (
+            {"TASK_RETRY_BACKOFF_MAX": "7200"},
+            r"CELERY_VISIBILITY_TIMEOUT \(3600s\) must be longer",
+        ),
+        (
+            {"DB_STATEMENT_TIMEOUT": "10", "TASK_SOFT_TIME_LIMIT": "30", "TASK_TIME_LIMIT": "30"},
+            r"TASK_SOFT_TIME_LIMIT \(30s\) must be shorter than TASK_TIME_LIMIT \(30s\)",
+        ),
+        (
+            {"DB_STATEMENT_TIMEOUT": "300", "TASK_SOFT_TIME_LIMIT": "300"},
+            r"DB_STATEMENT_TIMEOUT \(300s\) must be shorter than TASK_SOFT_TIME_LIMIT",
+        ),
+    ],
+    ids=["hard-limit-plus-backoff", "backoff", "soft-not-below-hard", "statement-not-below-soft"],
+)
+def test_limits_must_fit_inside_each_other(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], message: str
 ) -> None:
-    monkeypatch.setenv("TASK_RETRY_BACKOFF_MAX", "7200")
     monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", "3600")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
 
-    with pytest.raises(ValueError, match="shorter than CELERY_VISIBILITY_TIMEOUT"):
+    with pytest.raises(ValueError, match=message):
         Settings()
 
 
@@ -62,12 +82,22 @@ def test_anything_else_is_not_a_user_id(value: object) -> None:
         require_positive_int(value, "user_id")
 
 
-def test_server_databases_get_a_checked_pool_and_sqlite_does_not() -> None:
+def test_server_databases_get_a_checked_pool_and_timeouts() -> None:
+    from {{ cookiecutter.package_name }}.config import settings
+
     server = engine_options("postgresql+psycopg://app@db/app")
     assert server["pool_pre_ping"] is True
-    assert "pool_size" in server
+    assert server["pool_size"] == settings.db_pool_size
+    assert server["connect_args"]["connect_timeout"] == settings.db_connect_timeout
+    milliseconds = round(settings.db_statement_timeout * 1000)
+    assert server["connect_args"]["options"] == f"-c statement_timeout={milliseconds}"
+    assert "options" not in engine_options("mysql+pymysql://app@db/app")["connect_args"]
 
-    assert "pool_size" not in engine_options("sqlite:///app.sqlite3")
+
+def test_sqlite_files_get_a_sized_pool_and_memory_does_not() -> None:
+    assert "pool_pre_ping" not in engine_options("sqlite:///app.sqlite3")
+    assert "pool_size" in engine_options("sqlite:///app.sqlite3")
+    assert "pool_size" not in engine_options("sqlite://")
 
 
 def test_get_from_db_runs_on_the_session_cleaning_base_class() -> None:

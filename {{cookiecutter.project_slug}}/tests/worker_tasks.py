@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
+from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded
 from sqlalchemy import text
 
 from {{ cookiecutter.package_name }}.celery import app
@@ -75,6 +76,96 @@ def report_leftover_session(
     if outcome == "retry" and len(seen) == 1:
         raise self.retry(kwargs={"outcome": outcome, "seen": seen}, countdown=0)
     return seen
+
+
+class Leftover(TypedDict):
+    process: int
+    had_session: bool
+
+
+@app.task
+def report_leftover() -> Leftover:
+    """Say which process runs this, and whether a session was left in its thread."""
+    return {"process": os.getpid(), "had_session": db_session.registry.has()}
+
+
+# How each database sleeps inside a statement; SQLite cannot (its statements
+# run in C, out of reach of signals), so it sleeps in Python, transaction open.
+SLEEP_QUERIES = {
+    "postgresql": "SELECT pg_sleep(:seconds)",
+    "mysql": "SELECT SLEEP(:seconds)",
+    "mariadb": "SELECT SLEEP(:seconds)",
+}
+
+
+def sleep_in_a_statement(seconds: float) -> None:
+    dialect = db_session.get_bind().dialect.name
+    db_session.execute(text("SELECT 1"))  # the transaction and its connection
+    if dialect in SLEEP_QUERIES:
+        db_session.execute(text(SLEEP_QUERIES[dialect]), {"seconds": seconds})
+    else:
+        time.sleep(seconds)
+
+
+@app.task(base=SqlAlchemyTask, bind=True)
+def end_attempt(self: SqlAlchemyTask, outcome: str, seconds: float = 0) -> str:
+    """Open a transaction, then end the attempt as ``outcome`` says.
+
+    "succeed", "fail", "retry" (once), "ignore", "reject", "replace",
+    "unpublishable_retry" (a retry whose message cannot be encoded, which Celery
+    turns into a Reject), "sleep" (``seconds`` inside a statement, for a soft
+    time limit to interrupt), or "hang" (ignore the soft time limit and keep a
+    transaction open, as code stuck in a C call would, until the hard limit).
+    """
+    db_session.execute(text("SELECT 1"))
+    if outcome == "fail":
+        raise RuntimeError("failing on purpose, with a transaction open")
+    if outcome == "retry" and self.request.retries == 0:
+        raise self.retry(countdown=0)
+    if outcome == "ignore":
+        raise Ignore()
+    if outcome == "reject":
+        raise Reject("rejecting on purpose", requeue=False)
+    if outcome == "replace":
+        raise self.replace(report_leftover.s())
+    if outcome == "unpublishable_retry":
+        raise self.retry(args=(object(),), countdown=0)
+    if outcome == "sleep":
+        sleep_in_a_statement(seconds)
+    if outcome == "hang":
+        try:
+            time.sleep(seconds)
+        except SoftTimeLimitExceeded:
+            db_session.execute(text("SELECT 1"))
+            time.sleep(seconds)
+    return outcome
+
+
+@app.task(base=SqlAlchemyTask)
+def run_statement(statement: str) -> None:
+    """Run one SQL statement: for errors the database raises on its own."""
+    db_session.execute(text(statement))
+
+
+@app.task(base=SqlAlchemyTask)
+def rename_both(first: int, second: int, name: str, journal: str) -> str:
+    """Rename two users, in the order given, meeting another task in between.
+
+    Two of these with the users in opposite order deadlock on a server: each
+    holds one row and waits for the other's. Each reads before it writes, as
+    most tasks do, which on SQLite makes the later writer fail at once with
+    "database is locked" instead of waiting.
+    """
+    note(journal, f"attempt {first}")
+    db_session.get_one(User, first).name = name
+    db_session.flush()
+    note(journal, f"locked {first}")
+    deadline = time.monotonic() + 3
+    while not journal_lines(Path(journal), f"locked {second}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    db_session.get_one(User, second).name = name
+    db_session.commit()
+    return name
 
 
 @app.task(base=SqlAlchemyTask)

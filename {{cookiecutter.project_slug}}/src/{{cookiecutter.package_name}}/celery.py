@@ -2,14 +2,27 @@
 
 Importing this module does not touch the database; the task modules listed in
 ``include`` are imported by the worker, not by every producer.
+
+Every worker loads this module, whatever tasks it runs, so the database's part
+of a worker's life is wired here, for any task on any base class: the worker
+waits for the database before it consumes, checks that the pool can serve its
+threads, and ends the task's session after every attempt however it ended.
 """
 
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    worker_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 
 from .config import settings
+from .db import end_session, engine, wait_for_database
 from .logs import configure_worker_logging
 
 
@@ -55,6 +68,9 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     broker_transport_options=broker_transport_options(settings.celery_broker_url),
     broker_connection_retry_on_startup=True,
+    # No attempt runs unbounded: see TASK_SOFT_TIME_LIMIT in config.py.
+    task_soft_time_limit=settings.task_soft_time_limit,
+    task_time_limit=settings.task_time_limit,
     # Store the task name, arguments, worker and retry count with each result.
     result_extended=True,
     timezone="UTC",
@@ -66,3 +82,45 @@ app.conf.update(
 def use_task_aware_logging(logger: Any, **_: Any) -> None:
     """Every worker log line names its task; LOG_LEVEL sets the level (not --loglevel)."""
     configure_worker_logging(logger, settings.log_level)
+
+
+@worker_init.connect
+def check_database_before_consuming(sender: Any, **_: Any) -> None:
+    """Refuse to start a worker the database cannot serve.
+
+    It waits for the database (DB_WAIT_TIMEOUT at most), so a wrong DATABASE_URL stops
+    the worker at once instead of failing every task. Celery logs and ignores
+    exceptions from signal handlers; SystemExit is what stops the start.
+    """
+    # A prefork child or the solo pool runs one task at a time; the threads
+    # pool runs one per thread, each with its own session and connection.
+    threads = sender.concurrency if "thread" in str(sender.pool_cls).lower() else 1
+    connections = settings.db_pool_size + settings.db_max_overflow
+    if threads > connections:
+        raise SystemExit(
+            f"the worker runs {threads} threads, but a process may open only {connections}"
+            f" database connections (DB_POOL_SIZE={settings.db_pool_size}"
+            f" + DB_MAX_OVERFLOW={settings.db_max_overflow}); raise DB_POOL_SIZE to {threads}"
+        )
+    try:
+        wait_for_database()
+    except Exception as error:
+        raise SystemExit(f"the database did not answer: {error}") from error
+
+
+@task_postrun.connect
+def end_the_attempts_session(**_: Any) -> None:
+    """After every attempt, whatever its outcome, give its session back.
+
+    ``task_postrun`` is sent for every state, retry, Ignore and Reject included;
+    ``Task.after_return`` is not (Celery skips it for those).
+    """
+    end_session()
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def close_connections_on_exit(**_: Any) -> None:
+    """Close this process's connections properly when it exits (shutdown, max tasks)."""
+    end_session()
+    engine.dispose()

@@ -23,6 +23,17 @@ class Settings(BaseSettings):
     # Recycle connections before a server-side idle timeout (MySQL's
     # wait_timeout, a proxy's idle limit) closes them under us.
     db_pool_recycle: int = Field(default=1800, ge=1)
+    # Seconds to wait for the server to accept a connection.
+    db_connect_timeout: int = Field(default=10, ge=1)
+    # Seconds a starting worker (or `make migrate`) waits for the database to
+    # answer before it gives up.
+    db_wait_timeout: float = Field(default=60.0, gt=0)
+    # The server cancels any statement that runs longer (PostgreSQL
+    # statement_timeout, MariaDB max_statement_time, MySQL max_execution_time
+    # for SELECTs); 0 means no limit. A hung query then fails the task instead
+    # of holding its process. Raise it for a long migration:
+    # DB_STATEMENT_TIMEOUT=0 make migrate.
+    db_statement_timeout: float = Field(default=60.0, ge=0)
 
     celery_broker_url: str = "{{ cookiecutter._default_broker_urls[cookiecutter.broker] }}"
     celery_result_backend: str = "{{ cookiecutter._default_result_backends[cookiecutter.broker] }}"
@@ -32,6 +43,12 @@ class Settings(BaseSettings):
     # Redis redelivers an unacknowledged task after this many seconds. It must
     # be longer than the longest task and the longest retry delay.
     celery_visibility_timeout: int = Field(default=3600, ge=1)
+
+    # Time limits per task attempt, in seconds (prefork pool). At the soft limit
+    # the task gets SoftTimeLimitExceeded and can clean up; at the hard limit
+    # its process is killed and replaced.
+    task_soft_time_limit: float = Field(default=300.0, gt=0)
+    task_time_limit: float = Field(default=330.0, gt=0)
 
     # Retry policy for transient failures (a row not committed yet, a dropped
     # connection): exponential backoff with jitter, TASK_RETRY_DELAY * 2**n
@@ -54,13 +71,27 @@ class Settings(BaseSettings):
 {%- endif %}
 
     @model_validator(mode="after")
-    def retries_wait_less_than_the_visibility_timeout(self) -> "Settings":
-        # A task waiting for its retry is still unacknowledged; Redis would hand
-        # it out again before the wait ends, and again, and again.
-        if self.task_retry_backoff_max >= self.celery_visibility_timeout:
+    def limits_fit_inside_each_other(self) -> "Settings":
+        # The database cancels a slow statement before the soft limit interrupts
+        # the task mid-query, so the task fails with the server's clear error.
+        if self.db_statement_timeout >= self.task_soft_time_limit:
             raise ValueError(
-                f"TASK_RETRY_BACKOFF_MAX ({self.task_retry_backoff_max:g}s) must be shorter"
-                f" than CELERY_VISIBILITY_TIMEOUT ({self.celery_visibility_timeout}s)"
+                f"DB_STATEMENT_TIMEOUT ({self.db_statement_timeout:g}s) must be shorter"
+                f" than TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit:g}s)"
+            )
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError(
+                f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit:g}s) must be shorter"
+                f" than TASK_TIME_LIMIT ({self.task_time_limit:g}s)"
+            )
+        # Redis hands an unacknowledged task out again after the visibility
+        # timeout. Under late acks a task is unacknowledged while it runs (up to
+        # the hard limit) and while it waits for a retry (up to the backoff cap).
+        longest_hold = self.task_time_limit + self.task_retry_backoff_max
+        if longest_hold >= self.celery_visibility_timeout:
+            raise ValueError(
+                f"CELERY_VISIBILITY_TIMEOUT ({self.celery_visibility_timeout}s) must be longer"
+                f" than TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX ({longest_hold:g}s)"
             )
         return self
 

@@ -4,13 +4,16 @@
 a worker runs them.
 """
 
+from celery.utils.log import get_task_logger
 from sqlalchemy import func, select
 
 from .celery import app
 from .config import settings
 from .db import db_session
 from .models import User
-from .tasks import SqlAlchemyTask, logger
+from .sqlalchemy_task import SqlAlchemyTask
+
+logger = get_task_logger(__name__)
 
 
 @app.task(base=SqlAlchemyTask)

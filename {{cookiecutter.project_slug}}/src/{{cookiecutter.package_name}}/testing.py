@@ -56,8 +56,10 @@ def worker_command(
     node_name: str = "worker",
     queue: str | None = None,
     include: Sequence[str] = (),
+    app: str = f"{__package__}.celery",
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """``celery worker`` for this app; ``include`` adds modules of extra tasks."""
+    """``celery worker`` for ``app``; ``include`` adds modules of extra tasks."""
     options = [f"--queues={queue}"] if queue else []
     if include:
         options.append(f"--include={','.join(include)}")
@@ -66,7 +68,7 @@ def worker_command(
         "-m",
         "celery",
         "--app",
-        f"{__package__}.celery",
+        app,
         "worker",
         f"--pool={pool}",
         f"--concurrency={concurrency}",
@@ -75,6 +77,7 @@ def worker_command(
         "--without-gossip",
         "--without-mingle",
         *options,
+        *extra,
     ]
 
 
@@ -87,6 +90,8 @@ def running_worker(
     node_name: str = "worker",
     queue: str | None = None,
     include: Sequence[str] = (),
+    app: str = f"{__package__}.celery",
+    extra: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     ready_timeout: float = 60,
 ) -> Iterator[WorkerProcess]:
@@ -97,7 +102,7 @@ def running_worker(
     """
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            worker_command(pool, concurrency, node_name, queue, include),
+            worker_command(pool, concurrency, node_name, queue, include, app, extra),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             # INFO at least: readiness and the tests read the worker's INFO lines.
