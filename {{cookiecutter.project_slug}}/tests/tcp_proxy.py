@@ -31,7 +31,8 @@ class TcpProxy:
         return cls(parsed.host or "127.0.0.1", parsed.port or default_port)
 
     def url_through(self, url: str) -> str:
-        """``url`` with its host and port replaced by this proxy's."""
+        """``url`` with its host and port replaced by this proxy's (once started)."""
+        assert self.port, "start the proxy first: its port is chosen then"
         proxied = make_url(url).set(host="127.0.0.1", port=self.port)
         return proxied.render_as_string(hide_password=False)
 
@@ -64,7 +65,7 @@ class TcpProxy:
         self._cut_after = marker
 
     def __enter__(self) -> "TcpProxy":
-        return self.start()
+        return self if self._listener is not None else self.start()
 
     def __exit__(
         self,

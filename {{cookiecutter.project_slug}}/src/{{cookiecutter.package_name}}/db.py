@@ -137,8 +137,11 @@ def end_session() -> None:
     if not db_session.registry.has():
         return
     session = db_session()
-    # Held now: once close() has failed, the session no longer knows it.
-    connection = session.connection() if session.in_transaction() else None
+    try:
+        # Held now: once close() has failed, the session no longer knows it.
+        connection = session.connection() if session.in_transaction() else None
+    except Exception:  # e.g. a commit that failed halfway: no SQL, no connection
+        connection = None
     try:
         session.close()
     except Exception:
