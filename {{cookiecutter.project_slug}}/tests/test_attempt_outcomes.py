@@ -79,7 +79,7 @@ def test_a_soft_time_limit_mid_statement_discards_the_connection(
 ) -> None:
     process = current_process()
 
-    attempt = end_attempt.apply_async(("sleep", 3.0), queue=QUEUE, soft_time_limit=0.5)
+    attempt = end_attempt.apply_async(("sleep", 3.0), queue=QUEUE, soft_time_limit=1)
     with pytest.raises(Exception, match="SoftTimeLimitExceeded"):
         attempt.get(timeout=TIMEOUT)
 
@@ -96,9 +96,7 @@ def test_a_hard_time_limit_replaces_the_process_and_frees_its_connection(
 ) -> None:
     process = current_process()
 
-    attempt = end_attempt.apply_async(
-        ("hang", 5.0), queue=QUEUE, soft_time_limit=0.5, time_limit=1.5
-    )
+    attempt = end_attempt.apply_async(("hang", 5.0), queue=QUEUE, soft_time_limit=1, time_limit=2)
     with pytest.raises(Exception, match="TimeLimitExceeded"):
         attempt.get(timeout=TIMEOUT)
 

@@ -5,10 +5,17 @@ database at start), so every child inherits a pooled connection. Without
 ``engine.dispose(close=False)`` in each child, the children talk over one
 socket at once: "This result object does not return rows", "Commands out of
 sync", or garbage, and the errors "go away with concurrency=1".
+
+The same holds for a worker that loads only its owner's tasks, on a base
+class of their own, without the sample ``tasks`` module: the protection comes
+with the engine and the app.
 """
 
 from collections import Counter
+from collections.abc import Callable
 
+import pytest
+from celery import Task
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, scoped_session
 
@@ -19,6 +26,7 @@ from {{ cookiecutter.package_name }}.tasks import get_from_db
 
 from .conftest import own_worker, queue_of
 from .database_state import PeakConnections, busy_connections, connection_count
+from .user_tasks import user_email
 
 USERS = 100
 CONCURRENCY = 4
@@ -30,8 +38,21 @@ def task_count(broker_url: str) -> int:
     return 200 if broker_url.startswith("sqla+") else 2_000
 
 
+WORKERS = {
+    # app module (None: the service's own), the task each child runs, its result
+    "sample tasks": (None, get_from_db, lambda user_id: expected(user_id)),
+    "own tasks only": ("tests.user_app", user_email, lambda user_id: f"u{user_id}@example.com"),
+}
+
+
+@pytest.mark.parametrize(("app", "task", "answer"), WORKERS.values(), ids=WORKERS.keys())
 def test_prefork_children_never_share_a_connection(
-    session: scoped_session[Session], database_url: str, broker: str
+    session: scoped_session[Session],
+    database_url: str,
+    broker: str,
+    app: str | None,
+    task: Task,  # type: ignore[type-arg]
+    answer: Callable[[int], object],
 ) -> None:
     tasks = task_count(broker)
     session.execute(
@@ -44,17 +65,20 @@ def test_prefork_children_never_share_a_connection(
     others = connection_count(database_url)  # e.g. the session's worker; None on SQLite
 
     with (
-        own_worker("fork", concurrency=CONCURRENCY) as worker,
+        own_worker("fork", concurrency=CONCURRENCY, app=app) as worker,
         PeakConnections(database_url) as connections,
     ):
         user_ids = [1 + n % USERS for n in range(tasks)]
-        results = [get_from_db.apply_async((i,), queue=queue_of("fork")) for i in user_ids]
+        results = [task.apply_async((i,), queue=queue_of("fork")) for i in user_ids]
         outcomes = Counter(
-            "ok" if result.get(timeout=120, propagate=False) == expected(user_id) else result.state
+            "ok" if result.get(timeout=120, propagate=False) == answer(user_id) else result.state
             for user_id, result in zip(user_ids, results, strict=True)
         )
         log = worker.log()
 
+    if app is not None:
+        assert get_from_db.name not in log, "the worker loaded only the owner's tasks"
+        assert user_email.name in log
     errors = [line for line in log.splitlines() if "ERROR/" in line]
     assert outcomes == {"ok": tasks}, errors[:5]
     assert errors == []
