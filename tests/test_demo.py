@@ -19,7 +19,8 @@ def test_demo_shows_a_read_a_retried_read_a_refused_id_and_an_after_commit_send(
     assert "'name': 'Grace Hopper'" in retried.group(2)
     assert "failed at once with ValueError" in output
     assert re.search(
-        r"it was sent when that transaction committed,\s+and the worker returned "
+        r"the worker had not received it before the commit\s+\(a task sent later had already"
+        r" run\); it was sent when that transaction\s+committed, and the worker returned "
         r"\{[^}]*'Edsger Dijkstra'[^}]*\} on its first try",
         output,
     ), output

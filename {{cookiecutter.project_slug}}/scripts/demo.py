@@ -79,12 +79,17 @@ def main() -> None:
         db_session.flush()  # gives the id; the transaction is still open
         edsger = user.id
         result = get_from_db.delay_on_commit(edsger)
+        # A task sent after it went through the worker, which takes its queue in
+        # order: had ours been sent already, the worker would have received it.
+        wait(get_from_db.delay(ada))
+        expect(f"[{result.id}] received" not in worker.log(), "it was sent before the commit")
         db_session.commit()
         value = wait(result)
         expect(result.successful() and result.retries == 0, f"after-commit read gave {value!r}")
         print(f"4. get_from_db.delay_on_commit({edsger}) was called inside the transaction")
-        print("   that created the user; it was sent when that transaction committed,")
-        print(f"   and the worker returned {value} on its first try.")
+        print("   that created the user; the worker had not received it before the commit")
+        print("   (a task sent later had already run); it was sent when that transaction")
+        print(f"   committed, and the worker returned {value} on its first try.")
     print("The worker has stopped.")
 
 

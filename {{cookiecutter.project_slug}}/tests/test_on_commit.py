@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session, scoped_session
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.on_commit import call_after_commit
 from {{ cookiecutter.package_name }}.tasks import get_from_db
+from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
 from .broker_state import delete_queue, messages_waiting
 from .conftest import RUN_ID
+from .worker_tasks import report_leftover
 
 TIMEOUT = 60
 
@@ -67,10 +69,15 @@ def test_without_a_transaction_the_task_goes_at_once(
     assert messages_waiting(unwatched_queue) == 1
 
 
-@pytest.mark.usefixtures("worker")
-def test_the_worker_finds_the_row_on_its_first_try(session: scoped_session[Session]) -> None:
+def test_the_worker_finds_the_row_on_its_first_try(
+    session: scoped_session[Session], worker: WorkerProcess
+) -> None:
     new_user(session, 53)
     result = get_from_db.delay_on_commit(53)
+    # A task sent after it has been through the worker: had ours been sent
+    # already, the worker would have received it first (one queue, in order).
+    report_leftover.delay().get(timeout=TIMEOUT)
+    assert f"[{result.id}] received" not in worker.log()
     session.commit()
 
     assert result.get(timeout=TIMEOUT)["id"] == 53
