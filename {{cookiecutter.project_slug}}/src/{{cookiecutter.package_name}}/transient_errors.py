@@ -5,7 +5,8 @@ The DBAPI's exception classes do not tell: SQLite reports a missing table as
 also use it for a lost connection. What does tell is the code the server or
 the driver attaches to the error, so that is what decides here:
 
-- PostgreSQL (psycopg): the SQLSTATE, ``error.orig.sqlstate``;
+- PostgreSQL (psycopg): the SQLSTATE, ``error.orig.sqlstate`` (none on the
+  errors psycopg raises itself about the connection);
 - MySQL / MariaDB (PyMySQL): the error number, ``error.orig.args[0]``;
 - SQLite: the result code, ``error.orig.sqlite_errorcode``;
 - any database: SQLAlchemy's own verdict that the connection was lost
@@ -16,7 +17,7 @@ listed) fails at once: retrying it only delays the failure. To retry one more
 kind of error, add its code to the sets below.
 """
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 # https://www.postgresql.org/docs/current/errcodes-appendix.html
@@ -59,8 +60,14 @@ def is_transient(error: BaseException) -> bool:
     if error.connection_invalidated:
         return True
     driver_error = error.orig
-    sqlstate = getattr(driver_error, "sqlstate", None)
-    if isinstance(sqlstate, str):
+    if driver_error is None:
+        return False
+    if hasattr(driver_error, "sqlstate"):  # psycopg
+        sqlstate: str | None = driver_error.sqlstate
+        if sqlstate is None:
+            # Only the server sends a SQLSTATE; psycopg's own OperationalErrors
+            # are about the connection (refused, timed out, lost).
+            return isinstance(error, OperationalError)
         return (
             sqlstate in POSTGRESQL_TRANSIENT_SQLSTATES
             or sqlstate[:2] in POSTGRESQL_TRANSIENT_CLASSES
@@ -69,5 +76,5 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(sqlite_code, int):
         # The low byte is the primary code; extended codes add detail above it.
         return sqlite_code & 0xFF in SQLITE_TRANSIENT_CODES
-    args: tuple[object, ...] = getattr(driver_error, "args", ())
+    args = driver_error.args
     return len(args) > 0 and args[0] in MYSQL_TRANSIENT_ERRORS
