@@ -9,26 +9,32 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from celery.backends.rpc import RPCBackend
 from celery.result import AsyncResult
+from kombu import Exchange, Queue
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.celery import app
+from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.models import OutboxMessage, User
-from {{ cookiecutter.package_name }}.outbox import add_to_outbox, relay_pending
+from {{ cookiecutter.package_name }}.outbox import add_to_outbox
+from {{ cookiecutter.package_name }}.outbox.relay import dead_letters, relay_batch, revive
 from {{ cookiecutter.package_name }}.tasks import get_from_db
 from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
-from .conftest import PROJECT_ROOT
+from .broker_state import private_redis
+from .conftest import PROJECT_ROOT, RUN_ID
 from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -72,16 +78,22 @@ def stored(task_id: str) -> OutboxMessage:
         return session.scalars(query).one()
 
 
-def run_relay_once(broker_url: str) -> subprocess.CompletedProcess[str]:
-    """``python -m ...outbox --once``, as an operator would run it."""
+def run_outbox_command(
+    *arguments: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m ...outbox ...``, as an operator would run it."""
     return subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.outbox", "--once"],
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.outbox", *arguments],
         cwd=PROJECT_ROOT,
-        env={**os.environ, "CELERY_BROKER_URL": broker_url},
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
     )
+
+
+def run_relay_once(broker_url: str) -> subprocess.CompletedProcess[str]:
+    return run_outbox_command("--once", env={"CELERY_BROKER_URL": broker_url})
 
 
 def result_of(task_id: str, worker: WorkerProcess) -> object:
@@ -119,10 +131,10 @@ def test_a_committed_message_is_sent_to_the_worker(
     task_id = add_to_outbox(outbox, get_from_db.name, [user.id])
     outbox.commit()
 
-    assert relay_pending() == 1
+    assert relay_batch().sent == 1
     assert stored(task_id).sent_at is not None
     assert result_of(task_id, worker) == user_data(user)
-    assert relay_pending() == 0
+    assert relay_batch().sent == 0
 
 
 def test_a_rolled_back_message_is_never_sent(outbox: scoped_session[Session]) -> None:
@@ -131,7 +143,7 @@ def test_a_rolled_back_message_is_never_sent(outbox: scoped_session[Session]) ->
     outbox.rollback()
 
     assert outbox.scalar(select(func.count()).select_from(OutboxMessage)) == 0
-    assert relay_pending() == 0
+    assert relay_batch().sent == 0
 
 
 @pytest.mark.parametrize(
@@ -156,7 +168,21 @@ def test_arguments_json_cannot_hold_are_refused_at_once(
 
 @pytest.mark.parametrize(
     "options",
-    [{"countdown": "soon"}, {"queue": 7}, {"eta": "tomorrow"}, {"priority": 2.5}],
+    [
+        {"countdown": "soon"},
+        {"countdown": 10**12},
+        {"countdown": -1},
+        {"countdown": float("inf")},
+        {"expires": float("nan")},
+        {"expires": 10**12},
+        {"queue": 7},
+        {"queue": ""},
+        {"queue": "q" * 256},
+        {"eta": "tomorrow"},
+        {"priority": 2.5},
+        {"priority": 256},
+        {"priority": True},
+    ],
 )
 def test_options_celery_could_not_publish_are_refused_at_once(
     outbox: scoped_session[Session], options: dict[str, Any]
@@ -166,31 +192,89 @@ def test_options_celery_could_not_publish_are_refused_at_once(
     assert not outbox.new
 
 
-def test_a_failed_publish_keeps_what_was_sent_before_it(outbox: scoped_session[Session]) -> None:
-    user = add_user(outbox)
-    sent_first = add_to_outbox(outbox, get_from_db.name, [user.id])
-    # add_to_outbox refuses such options; a row written some other way is not
-    # checked, and Celery cannot publish it: a countdown must be a number.
-    unpublishable = "unpublishable-task-id"
-    outbox.add(
+def unpublishable(session: scoped_session[Session], user: User) -> str:
+    """A message Celery cannot publish: its countdown overflows any date.
+
+    ``add_to_outbox`` refuses such options; a row written some other way (an
+    older version, a hand-made insert) is not checked.
+    """
+    task_id = str(uuid.uuid4())
+    session.add(
         OutboxMessage(
-            task_id=unpublishable,
+            task_id=task_id,
             task_name=get_from_db.name,
             args=[user.id],
             kwargs={},
-            options={"countdown": "soon"},
+            options={"countdown": 10**12},
         )
     )
-    outbox.flush()
-    behind_it = add_to_outbox(outbox, get_from_db.name, [user.id])
+    session.flush()
+    return task_id
+
+
+def test_a_message_that_cannot_be_published_never_holds_up_the_rest(
+    outbox: scoped_session[Session], worker: WorkerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = add_user(outbox)
+    before = add_to_outbox(outbox, get_from_db.name, [user.id])
+    bad = unpublishable(outbox, user)
+    behind = add_to_outbox(outbox, get_from_db.name, [user.id])
     outbox.commit()
 
-    with pytest.raises(TypeError):
-        relay_pending()
+    batches = [relay_batch() for _ in range(settings.outbox_max_attempts)]
 
-    assert stored(sent_first).sent_at is not None
-    assert stored(unpublishable).sent_at is None
-    assert stored(behind_it).sent_at is None
+    assert [batch.sent for batch in batches] == [2] + [0] * (settings.outbox_max_attempts - 1)
+    assert [batch.failed for batch in batches] == [1] * settings.outbox_max_attempts
+    assert stored(before).sent_at is not None
+    assert stored(behind).sent_at is not None
+    assert result_of(behind, worker) == user_data(user)
+    failed = stored(bad)
+    assert failed.sent_at is None
+    assert failed.attempts == settings.outbox_max_attempts
+    assert failed.last_error is not None
+    assert "OverflowError" in failed.last_error
+    # A dead letter: logged, listed, no longer tried, until revived.
+    assert failed.dead_at is not None
+    assert f"outbox message {failed.id} ({get_from_db.name}[{bad}]) is a dead letter" in caplog.text
+    assert [message.task_id for message in dead_letters()] == [bad]
+    assert relay_batch().failed == 0
+    assert revive([failed.id]) == 1
+    assert relay_batch().failed == 1
+
+
+def test_status_lists_and_revive_from_the_command_line(outbox: scoped_session[Session]) -> None:
+    user = add_user(outbox)
+    bad = unpublishable(outbox, user)
+    outbox.commit()
+    for _ in range(settings.outbox_max_attempts):
+        relay_batch()
+
+    listed = run_outbox_command("dead")
+    status = run_outbox_command("status")
+    revived = run_outbox_command("revive", str(stored(bad).id))
+
+    assert bad in listed.stdout
+    assert "OverflowError" in listed.stdout
+    assert status.returncode == 0, status.stdout
+    assert status.stdout.startswith("unsent 0, dead 1, oldest unsent -")
+    assert revived.stdout.strip() == "revived 1 message(s)"
+    assert stored(bad).dead_at is None
+
+
+def test_status_fails_once_the_oldest_unsent_message_is_too_old(
+    outbox: scoped_session[Session],
+) -> None:
+    user = add_user(outbox)
+    add_to_outbox(outbox, get_from_db.name, [user.id])
+    outbox.commit()
+
+    fresh = run_outbox_command("status", env={"OUTBOX_ALERT_AFTER": "3600"})
+    time.sleep(1.1)  # the message must be older than the threshold, by the database's clock
+    stale = run_outbox_command("status", env={"OUTBOX_ALERT_AFTER": "1"})
+
+    assert fresh.returncode == 0, fresh.stdout
+    assert fresh.stdout.startswith("unsent 1, dead 0, oldest unsent ")
+    assert stale.returncode == 1, stale.stdout
 
 
 def test_a_message_committed_while_the_broker_is_down_runs_once_it_is_back(
@@ -244,7 +328,7 @@ def test_relay_skips_messages_another_relay_has_locked(
     with Session(engine) as other_relay:
         query = select(OutboxMessage).where(OutboxMessage.task_id == locked)
         other_relay.scalars(query.with_for_update()).one()
-        relay = pool.submit(relay_pending)
+        relay = pool.submit(lambda: relay_batch().sent)
         try:
             # Without SKIP LOCKED the relay would wait for the lock, not return.
             sent = relay.result(timeout=10)
@@ -255,3 +339,73 @@ def test_relay_skips_messages_another_relay_has_locked(
     assert sent == 1
     assert stored(locked).sent_at is None
     assert stored(free).sent_at is not None
+
+
+def test_a_session_of_your_own_stores_the_message_with_its_data(
+    outbox: scoped_session[Session],
+) -> None:
+    with Session(engine) as own:
+        user = User(name="Own", email="own@example.com")
+        own.add(user)
+        own.flush()
+        user_id = user.id
+        result = get_from_db.apply_async_via_outbox((user_id,), session=own)
+        assert not outbox().in_transaction(), "db_session was not used"
+        own.commit()
+
+    assert stored(result.id).args == [user_id]
+
+
+@dataclass
+class RefusingBroker:
+    queue: str
+    relay: Callable[[], str]  # one pass; returns what the relay said
+
+
+@pytest.fixture
+def refusing_broker(broker: str) -> Iterator[RefusingBroker]:
+    """A queue whose broker refuses every message published to it, and a relay pass.
+
+    RabbitMQ: a queue limited to no message at all that rejects what would go
+    over the limit (it nacks the publish), declared by the relay in this
+    process. Redis: a server of the test's own with no memory to spare (it
+    answers every write with an OOM error), which the relay command uses.
+    """
+    if broker.startswith("sqla+"):
+        pytest.skip("the embedded SQLite broker cannot refuse a message: it is a file")
+    name = f"test-{RUN_ID}-refusing"
+    if not broker.startswith("amqp"):
+        with private_redis("--maxmemory", "1", "--maxmemory-policy", "noeviction") as url:
+            yield RefusingBroker(name, lambda: run_relay_once(url).stderr)
+        return
+    queue = Queue(
+        name,
+        Exchange(name),
+        routing_key=name,
+        queue_arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+    )
+    app.amqp.queues[name] = queue
+    try:
+        yield RefusingBroker(name, lambda: str(relay_batch()))
+    finally:
+        del app.amqp.queues[name]
+        with app.connection_for_write() as connection:
+            queue.bind(connection.default_channel).delete()
+
+
+def test_a_message_the_broker_refuses_is_not_marked_sent(
+    outbox: scoped_session[Session], refusing_broker: RefusingBroker
+) -> None:
+    user = add_user(outbox)
+    task_id = add_to_outbox(outbox, get_from_db.name, [user.id], queue=refusing_broker.queue)
+    outbox.commit()
+
+    said = refusing_broker.relay()
+
+    message = stored(task_id)
+    assert message.sent_at is None
+    if message.attempts:  # RabbitMQ refused this message: its attempt counts
+        assert "MessageNacked" in str(message.last_error)
+    else:  # Redis refuses every write: the broker cannot take messages at all
+        assert "broker unreachable, 1 message(s) stay in the outbox" in said
+        assert "maxmemory" in said

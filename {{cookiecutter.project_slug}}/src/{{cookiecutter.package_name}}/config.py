@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # Seconds between two passes of the outbox relay (make relay): about the
     # longest a committed message waits in the outbox while the broker is up.
     outbox_relay_every: float = Field(default=1.0, gt=0)
+    # Publishing attempts before a message the broker keeps refusing becomes a
+    # dead letter (`python -m ...outbox dead` lists them).
+    outbox_max_attempts: int = Field(default=5, ge=1)
+    # Seconds a sent message stays in the table before the relay deletes it.
+    outbox_retention: float = Field(default=7 * 24 * 3600, gt=0)
+    # The relay warns, and `outbox status` exits 1, once the oldest unsent
+    # message is older than this many seconds: the relay is stuck or down.
+    outbox_alert_after: float = Field(default=300.0, gt=0)
 
 {%- if cookiecutter.use_beat %}
 

@@ -89,7 +89,10 @@ def use_real_sqlite_transactions(sqlite_engine: Engine) -> None:
 
     @event.listens_for(sqlite_engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # engine.execution_options(sqlite_begin="IMMEDIATE") takes the write
+        # lock at once (the outbox relay does).
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def discard_interrupted_connections(any_engine: Engine) -> None:

@@ -14,6 +14,7 @@ from celery.exceptions import Retry
 from celery.result import AsyncResult
 from celery.utils import uuid
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, scoped_session
 
 from .config import settings
 from .db import db_session
@@ -68,7 +69,8 @@ class SqlAlchemyTask(Task):  # type: ignore[type-arg]
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
         """``delay()``, but only once ``db_session``'s transaction commits.
 
-        Dropped if it rolls back; sent at once if no transaction is open.
+        Dropped if it rolls back; sent at once if no transaction is open. For a
+        session of your own, use ``apply_async_on_commit(..., session=...)``.
         """
         return self.apply_async_on_commit(args, kwargs)
 
@@ -76,20 +78,45 @@ class SqlAlchemyTask(Task):  # type: ignore[type-arg]
         self,
         args: tuple[Any, ...] | None = None,
         kwargs: dict[str, Any] | None = None,
+        *,
+        session: Session | scoped_session[Session] = db_session,
         **options: Any,
     ) -> AsyncResult:  # type: ignore[type-arg]
-        """``apply_async()``, but only once ``db_session``'s transaction commits.
+        """``apply_async()``, but only once ``session``'s transaction commits.
 
-        The result is usable at once (its id is chosen now). If the
+        ``session`` is the one holding the transaction that writes the task's
+        data: ``db_session`` by default, or any ``Session`` (a web request's, a
+        script's). The result is usable at once (its id is chosen now). If the
         transaction rolls back, the task is never sent and stays PENDING.
         """
         options.setdefault("task_id", uuid())
-        call_after_commit(db_session(), lambda: self.apply_async(args, kwargs, **options))
+        call_after_commit(as_session(session), lambda: self.apply_async(args, kwargs, **options))
         return self.AsyncResult(options["task_id"])
 
     def delay_via_outbox(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
         """Write the task to the outbox in ``db_session``'s transaction (see ``outbox``).
 
         It is sent by the relay once committed, even if the broker is down now.
+        For a session of your own, use ``apply_async_via_outbox(..., session=...)``.
         """
-        return self.AsyncResult(add_to_outbox(db_session(), self.name, args, kwargs))
+        return self.apply_async_via_outbox(args, kwargs)
+
+    def apply_async_via_outbox(
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        session: Session | scoped_session[Session] = db_session,
+        **options: Any,
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """Write the task to the outbox in ``session``'s transaction.
+
+        ``options``: ``queue``, ``countdown``, ``expires``, ``priority``.
+        """
+        task_id = add_to_outbox(as_session(session), self.name, args or (), kwargs, **options)
+        return self.AsyncResult(task_id)
+
+
+def as_session(session: Session | scoped_session[Session]) -> Session:
+    """The ``Session`` itself: a ``scoped_session`` stands for this thread's."""
+    return session() if isinstance(session, scoped_session) else session

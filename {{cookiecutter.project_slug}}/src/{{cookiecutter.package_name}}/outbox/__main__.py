@@ -1,0 +1,55 @@
+"""``python -m {{ cookiecutter.package_name }}.outbox``: run the relay, or look after the outbox.
+
+- no command: relay every OUTBOX_RELAY_EVERY seconds until SIGTERM or SIGINT;
+- ``--once``: relay what is waiting, then exit (status 1: the broker is down);
+- ``status``: unsent and dead counts and the oldest unsent message's age, exit
+  status 1 past OUTBOX_ALERT_AFTER (a health check);
+- ``dead``: list the dead letters;
+- ``revive ID...``: give dead letters a fresh set of attempts.
+"""
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from ..config import settings
+from .relay import Relay, dead_letters, describe, outbox_status, relay_once, revive
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}",
+        description="Publish the tasks waiting in the outbox, or look after it.",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="relay what is waiting, then exit (status 1 if the broker is unreachable)",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("status", help="unsent and dead counts, age of the oldest unsent")
+    commands.add_parser("dead", help="list the dead letters")
+    revive_parser = commands.add_parser("revive", help="retry dead letters")
+    revive_parser.add_argument("ids", nargs="+", type=int, metavar="ID")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    if options.command == "status":
+        status = outbox_status()
+        print(status)
+        return 1 if status.stuck(settings.outbox_alert_after) else 0
+    if options.command == "dead":
+        for message in dead_letters():
+            print(describe(message))
+        return 0
+    if options.command == "revive":
+        print(f"revived {revive(options.ids)} message(s)")
+        return 0
+    if options.once:
+        return relay_once()
+    Relay(settings.outbox_relay_every).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
