@@ -207,3 +207,13 @@ def session(database_url: str) -> Iterator[scoped_session[Session]]:
     db_session.execute(delete(User))
     db_session.commit()
     db_session.remove()
+
+
+@pytest.fixture
+def unwatched_queue(broker: str) -> Iterator[str]:
+    """A queue no worker consumes, so what reaches the broker stays there to count."""
+    from .broker_state import delete_queue
+
+    name = f"test-{RUN_ID}-unwatched-{uuid.uuid4().hex[:8]}"
+    yield name
+    delete_queue(name)

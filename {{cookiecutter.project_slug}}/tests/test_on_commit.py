@@ -5,31 +5,22 @@ committed, find nothing, and retry or fail: the post's "task runs before the
 row exists".
 """
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, scoped_session
 
+from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.on_commit import call_after_commit
 from {{ cookiecutter.package_name }}.tasks import get_from_db
 from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
-from .broker_state import delete_queue, messages_waiting
-from .conftest import RUN_ID
+from .broker_state import messages_waiting
 from .worker_tasks import report_leftover
 
 TIMEOUT = 60
-
-
-@pytest.fixture
-def unwatched_queue(broker: str) -> Iterator[str]:
-    """A queue no worker consumes, so what reaches the broker stays there to count."""
-    name = f"test-{RUN_ID}-unwatched-{uuid.uuid4().hex[:8]}"
-    yield name
-    delete_queue(name)
 
 
 def new_user(session: scoped_session[Session], user_id: int) -> None:
@@ -82,6 +73,29 @@ def test_the_worker_finds_the_row_on_its_first_try(
 
     assert result.get(timeout=TIMEOUT)["id"] == 53
     assert result.retries == 0
+
+
+@pytest.mark.usefixtures("session")  # empties the users table afterwards
+def test_a_session_of_your_own_holds_the_task_until_its_commit(unwatched_queue: str) -> None:
+    with Session(engine) as own:
+        own.add(User(id=55, name="Barbara", email="user55@example.com"))
+        own.flush()
+        get_from_db.apply_async_on_commit((55,), queue=unwatched_queue, session=own)
+
+        assert messages_waiting(unwatched_queue) == 0
+        own.commit()
+    assert messages_waiting(unwatched_queue) == 1
+
+
+def test_a_session_of_your_own_that_rolls_back_sends_nothing(unwatched_queue: str) -> None:
+    with Session(engine) as own:
+        own.add(User(id=56, name="Barbara", email="user56@example.com"))
+        own.flush()
+        result = get_from_db.apply_async_on_commit((56,), queue=unwatched_queue, session=own)
+        own.rollback()
+
+    assert messages_waiting(unwatched_queue) == 0
+    assert result.state == "PENDING"
 
 
 @pytest.fixture

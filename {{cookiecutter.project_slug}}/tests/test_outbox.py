@@ -5,9 +5,11 @@ down at commit time, and runs once even when the relay runs again.
 """
 
 import ast
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,6 +24,7 @@ from celery.result import AsyncResult
 from kombu import Exchange, Queue
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.celery import app
@@ -29,11 +32,16 @@ from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.models import OutboxMessage, User
 from {{ cookiecutter.package_name }}.outbox import add_to_outbox
-from {{ cookiecutter.package_name }}.outbox.relay import dead_letters, relay_batch, revive
+from {{ cookiecutter.package_name }}.outbox.relay import (
+    dead_letters,
+    relay_batch,
+    revive,
+    unsent_oldest_first,
+)
 from {{ cookiecutter.package_name }}.tasks import get_from_db
 from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
-from .broker_state import private_redis
+from .broker_state import messages_waiting, private_redis
 from .conftest import PROJECT_ROOT, RUN_ID
 from .tcp_proxy import TcpProxy
 
@@ -76,6 +84,12 @@ def stored(task_id: str) -> OutboxMessage:
     with Session(engine) as session:
         query = select(OutboxMessage).where(OutboxMessage.task_id == task_id)
         return session.scalars(query).one()
+
+
+def stored_unsent() -> int:
+    with Session(engine) as session:
+        query = select(func.count()).where(OutboxMessage.sent_at.is_(None))
+        return session.execute(query).scalar_one()
 
 
 def run_outbox_command(
@@ -409,3 +423,94 @@ def test_a_message_the_broker_refuses_is_not_marked_sent(
     else:  # Redis refuses every write: the broker cannot take messages at all
         assert "broker unreachable, 1 message(s) stay in the outbox" in said
         assert "maxmemory" in said
+
+
+def test_a_pass_while_the_application_writes_publishes_each_message_once(
+    outbox: scoped_session[Session], unwatched_queue: str
+) -> None:
+    messages = 50
+    user = add_user(outbox)
+    for _ in range(messages):
+        add_to_outbox(outbox, get_from_db.name, [user.id], queue=unwatched_queue)
+    outbox.commit()
+    writing = threading.Event()
+    writing.set()
+
+    def write_users(writer: int) -> None:
+        # The application at work: short write transactions, one after another.
+        n = 0
+        while writing.is_set():
+            n += 1
+            with Session(engine) as session:
+                session.add(User(name="writer", email=f"writer{writer}-{n}@example.com"))
+                session.commit()
+
+    with ThreadPoolExecutor(max_workers=2) as writers:
+        running = [writers.submit(write_users, writer) for writer in range(2)]
+        try:
+            # Passes as the relay loop makes them (a failed pass is tried again),
+            # a message at a time, so that many of them meet a writer.
+            for _ in range(4 * messages):
+                with contextlib.suppress(DBAPIError):
+                    relay_batch(limit=1)
+                if stored_unsent() == 0:
+                    break
+        finally:
+            writing.clear()
+        for writer in running:
+            writer.result()
+
+    assert stored_unsent() == 0
+    assert messages_waiting(unwatched_queue) == messages
+
+
+def test_sent_messages_are_deleted_after_the_retention_period(
+    outbox: scoped_session[Session],
+) -> None:
+    user = add_user(outbox)
+    old = [add_to_outbox(outbox, get_from_db.name, [user.id]) for _ in range(2)]
+    outbox.commit()
+    assert relay_batch().sent == 2
+    time.sleep(2.1)  # older than the retention below, by the database's clock (whole seconds)
+    recent = add_to_outbox(outbox, get_from_db.name, [user.id])
+    outbox.commit()
+
+    relayed = run_outbox_command("--once", env={"OUTBOX_RETENTION": "2"})
+
+    assert relayed.returncode == 0, relayed.stderr
+    remaining = outbox.scalars(select(OutboxMessage.task_id)).all()
+    assert remaining == [recent], old
+
+
+INDEX_PLANS = {
+    # dialect: (statement before EXPLAIN, EXPLAIN prefix)
+    "postgresql": ("SET enable_seqscan = off", "EXPLAIN "),
+    "mysql": (None, "EXPLAIN "),
+    "sqlite": (None, "EXPLAIN QUERY PLAN "),
+}
+
+
+def test_the_relays_query_is_answered_by_its_index_in_order(
+    outbox: scoped_session[Session],
+) -> None:
+    user = add_user(outbox)
+    for _ in range(200):
+        add_to_outbox(outbox, get_from_db.name, [user.id])
+    outbox.commit()
+    dialect = engine.dialect
+    query = unsent_oldest_first(100).compile(
+        dialect=dialect, compile_kwargs={"literal_binds": True}
+    )
+    before, explain = INDEX_PLANS[dialect.name if dialect.name != "mariadb" else "mysql"]
+
+    with engine.connect() as connection:
+        if before:
+            connection.exec_driver_sql(before)
+        plan = " ".join(
+            " ".join(map(str, row)) for row in connection.exec_driver_sql(f"{explain}{query}")
+        )
+        connection.rollback()
+
+    assert "ix_outbox_messages_unsent" in plan, plan
+    for sorting in ("Sort", "filesort", "TEMP B-TREE"):
+        assert sorting not in plan, plan
