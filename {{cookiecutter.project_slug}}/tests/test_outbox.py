@@ -7,6 +7,7 @@ down at commit time, and runs once even when the relay runs again.
 import ast
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -514,3 +515,39 @@ def test_the_relays_query_is_answered_by_its_index_in_order(
     assert "ix_outbox_messages_unsent" in plan, plan
     for sorting in ("Sort", "filesort", "TEMP B-TREE"):
         assert sorting not in plan, plan
+
+
+def test_sigterm_lets_the_batch_finish_and_nothing_is_published_twice(
+    outbox: scoped_session[Session], unwatched_queue: str
+) -> None:
+    messages = 300
+    user = add_user(outbox)
+    for _ in range(messages):
+        add_to_outbox(outbox, get_from_db.name, [user.id], queue=unwatched_queue)
+    outbox.commit()
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.outbox"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "OUTBOX_RELAY_EVERY": "60"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # A first batch is on record: the relay is in the middle of its pass.
+        deadline = time.monotonic() + TIMEOUT
+        while stored_unsent() == messages:
+            assert time.monotonic() < deadline, "the relay sent nothing"
+            time.sleep(0.01)
+        relay.send_signal(signal.SIGTERM)
+        _, log = relay.communicate(timeout=TIMEOUT)
+    finally:
+        relay.kill()
+
+    assert relay.returncode == 0, log
+    assert "SIGTERM: stopping after this batch" in log
+    assert "relay stopped" in log
+    left = stored_unsent()
+    assert left > 0, "stopped before the end of its pass"
+    assert run_outbox_command("--once").returncode == 0
+    # Every message reached the broker exactly once.
+    assert messages_waiting(unwatched_queue) == messages
