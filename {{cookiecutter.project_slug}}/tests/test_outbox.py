@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,7 +44,7 @@ from {{ cookiecutter.package_name }}.tasks import get_from_db
 from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
 from .broker_state import messages_waiting, private_redis
-from .conftest import PROJECT_ROOT, RUN_ID
+from .conftest import PROJECT_ROOT, RUN_ID, wait_until
 from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -551,3 +552,38 @@ def test_sigterm_lets_the_batch_finish_and_nothing_is_published_twice(
     assert run_outbox_command("--once").returncode == 0
     # Every message reached the broker exactly once.
     assert messages_waiting(unwatched_queue) == messages
+
+
+def test_the_relay_loop_rides_out_a_database_outage(
+    outbox: scoped_session[Session], database_url: str, tmp_path: Path
+) -> None:
+    backend = make_url(database_url).get_backend_name()
+    if backend == "sqlite":
+        pytest.skip("needs a database server; sqlite has no connection to cut")
+    proxy = TcpProxy.in_front_of(database_url, {"postgresql": 5432, "mysql": 3306}[backend])
+    through_proxy = proxy.start().url_through(database_url)
+    log_path = tmp_path / "relay.log"
+    with log_path.open("w") as log_file:
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "{{ cookiecutter.package_name }}.outbox"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "DATABASE_URL": through_proxy, "OUTBOX_RELAY_EVERY": "0.2"},
+            stderr=log_file,
+        )
+    try:
+        proxy.stop()
+        wait_until(lambda: "cannot relay" in log_path.read_text(), "a pass to fail")
+        user = add_user(outbox)
+        task_id = add_to_outbox(outbox, get_from_db.name, [user.id])
+        outbox.commit()
+        assert relay.poll() is None, "the relay died"
+        proxy.start()
+        wait_until(lambda: stored(task_id).sent_at is not None, "the relay to send it")
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(TIMEOUT)
+        proxy.stop()
+
+    log = log_path.read_text()
+    assert relay.returncode == 0, log
+    assert "relaying again" in log
