@@ -148,19 +148,20 @@ def run_statement(statement: str) -> None:
 
 
 @app.task(base=SqlAlchemyTask)
-def rename_both(first: int, second: int, name: str, journal: str) -> str:
+def rename_both(first: int, second: int, name: str, journal: str, wait: float) -> str:
     """Rename two users, in the order given, meeting another task in between.
 
     Two of these with the users in opposite order deadlock on a server: each
     holds one row and waits for the other's. Each reads before it writes, as
     most tasks do, which on SQLite makes the later writer fail at once with
-    "database is locked" instead of waiting.
+    "database is locked" instead of waiting. Each waits at most ``wait``
+    seconds for the other to lock its first row.
     """
     note(journal, f"attempt {first}")
     db_session.get_one(User, first).name = name
     db_session.flush()
     note(journal, f"locked {first}")
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + wait
     while not journal_lines(Path(journal), f"locked {second}") and time.monotonic() < deadline:
         time.sleep(0.05)
     db_session.get_one(User, second).name = name

@@ -185,12 +185,15 @@ def relay_batch(limit: int = BATCH_SIZE) -> Batch:
     is raised.
     """
     batch = Batch()
-    with Session(relay_engine) as session, session.begin():
+    with Session(relay_engine) as session:
         messages = session.scalars(unsent_oldest_first(limit)).all()
         if not messages:
-            return batch  # no broker connection for an empty outbox
+            # Closing rolls back: no broker connection, and no commit to wait
+            # for (on SQLite, a commit would wait for every reader).
+            return batch
         broker_down = publish_all(messages, database_now(session), batch)
-    # Committed: what was sent, and every failed attempt, is on record.
+        # What was sent, and every failed attempt, goes on record.
+        session.commit()
     if broker_down is not None:
         raise broker_down
     return batch
