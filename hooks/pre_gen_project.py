@@ -8,29 +8,80 @@ import keyword
 import re
 import sys
 
-# Names the generated project imports or runs: a package with one of these names
-# would shadow it (``import celery`` inside the project would find itself).
-SHADOWED_NAMES = {
+# A package with one of these names would shadow a module the project installs
+# (``import celery`` inside the project would find itself): the top-level
+# modules of every distribution a baked project installs, in any variant, with
+# its dev tools and Flower. tests/test_hooks.py installs them and fails, naming
+# what is missing here, when a dependency brings a new one.
+INSTALLED_MODULES = {
     "alembic",
     "amqp",
+    "annotated_types",
+    "ast_serialize",
     "billiard",
     "celery",
+    "cffi",
+    "cfgv",
+    "click",
+    "click_didyoumean",
+    "click_plugins",
+    "click_repl",
+    "cryptography",
+    "dateutil",
+    "distlib",
+    "dotenv",
+    "filelock",
     "flower",
+    "humanize",
+    "identify",
+    "iniconfig",
     "kombu",
+    "librt",
+    "mako",
+    "markupsafe",
     "mypy",
+    "mypy_extensions",
+    "mypyc",
+    "nodeenv",
+    "packaging",
+    "pathspec",
+    "platformdirs",
+    "pluggy",
+    "pre_commit",
+    "prometheus_client",
+    "prompt_toolkit",
+    "psutil",
     "psycopg",
+    "psycopg_binary",
+    "py",
+    "pycparser",
     "pydantic",
+    "pydantic_core",
     "pydantic_settings",
+    "pygments",
     "pymysql",
     "pytest",
+    "pytest_timeout",
+    "python_discovery",
+    "pytz",
     "redis",
     "ruff",
+    "six",
     "sqlalchemy",
+    "sqlalchemy_utils",
     "tenacity",
-    "test",
-    "tests",
+    "tornado",
+    "typing_extensions",
+    "typing_inspection",
+    "tzlocal",
     "vine",
-} | set(sys.stdlib_module_names)
+    "virtualenv",
+    "wcwidth",
+    "yaml",
+}
+# The project's own top-level folders, and the name pytest reserves.
+PROJECT_FOLDERS = {"benchmarks", "docs", "migrations", "scripts", "src", "test", "tests"}
+SHADOWED_NAMES = INSTALLED_MODULES | PROJECT_FOLDERS | set(sys.stdlib_module_names)
 
 SLUG_RULE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PACKAGE_RULE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -56,8 +107,8 @@ def check_package(name: str) -> str | None:
         return f"package_name {name!r} is a Python keyword; choose another name"
     if name in SHADOWED_NAMES:
         return (
-            f"package_name {name!r} would shadow the module {name!r} that the project"
-            " imports; choose another name"
+            f"package_name {name!r} would shadow the module or folder {name!r} that the"
+            " project has; choose another name"
         )
     return None
 
