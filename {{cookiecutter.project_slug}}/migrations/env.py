@@ -1,5 +1,6 @@
 """Alembic environment: the URL comes from settings, the schema from models."""
 
+import logging
 from logging.config import fileConfig
 
 from alembic import context
@@ -10,7 +11,9 @@ from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.models import Base
 
 config = context.config
-if config.config_file_name is not None:
+# alembic.ini's logging is for the alembic command line; a program that runs
+# the migrations with logging of its own (prestart) keeps it.
+if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 # Every model module must be imported above, or autogenerate proposes

@@ -94,7 +94,7 @@ def require_server(what: str, url: str, error: Exception) -> None:
     message = f"{what} at {make_url(url).render_as_string()} is not reachable ({error})"
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
-    pytest.skip(f"{message}; start it (docker compose up -d) or point the URL at one")
+    pytest.skip(f"{message}; start it{{ ' (docker compose up -d)' if cookiecutter.use_docker else '' }} or point the URL at one")
 
 
 def alembic(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,5 +1,7 @@
 """Migrations run forwards and backwards, and match the models exactly."""
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -7,7 +9,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy_utils import create_database, drop_database
 
-from .conftest import alembic
+from .conftest import PROJECT_ROOT, alembic
 
 
 @pytest.fixture
@@ -51,3 +53,15 @@ def test_models_and_migrations_do_not_drift(empty_database: str) -> None:
     check = alembic("check")
 
     assert "No new upgrade operations detected" in check.stdout + check.stderr
+
+
+def test_prestart_says_the_database_is_up_and_migrated(database_url: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.prestart"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "database is up and migrated" in completed.stderr

@@ -8,7 +8,7 @@ handler of the worker gets a formatter that adds it whenever a task is running.
 
 import logging
 
-from celery._state import get_current_task
+from celery import current_task
 from celery.utils.log import ColorFormatter
 
 # Celery's default worker format, with the task (if any) before the message.
@@ -19,11 +19,12 @@ class TaskContextFormatter(ColorFormatter):
     """Adds " task.name[task-id]:" to records logged while a task runs."""
 
     def format(self, record: logging.LogRecord) -> str:
-        task = get_current_task()
-        running = task is not None and task.request.id is not None
+        # current_task is a proxy: false outside a task.
+        running = bool(current_task) and current_task.request.id is not None
         # Celery's own lines about a task ("Task x[id] succeeded") name it already.
         named = record.name.startswith("celery.")
-        record.task = f" {task.name}[{task.request.id}]:" if running and not named else ""
+        task = f" {current_task.name}[{current_task.request.id}]:" if running else ""
+        record.task = "" if named else task
         return super().format(record)
 
 
