@@ -18,9 +18,9 @@ import psutil
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from tests.worker_process import WorkerProcess, running_worker
 
 from {{ cookiecutter.package_name }}.celery import app
-from {{ cookiecutter.package_name }}.testing import WorkerProcess, running_worker
 
 from .server_state import PeakConnections, idle_in_transaction, open_connections
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from celery.result import AsyncResult
 from sqlalchemy import func, select
+from tests.worker_process import WorkerProcess, running_worker
 
 from {{ cookiecutter.package_name }}.db import db_session
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import get_from_db
-from {{ cookiecutter.package_name }}.testing import WorkerProcess, running_worker
 
 LOG = Path("var/demo/worker.log")
 

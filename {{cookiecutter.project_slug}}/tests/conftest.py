@@ -25,7 +25,8 @@ from sqlalchemy_utils import create_database, database_exists, drop_database
 
 from {{ cookiecutter.package_name }} import config
 from {{ cookiecutter.package_name }}.models import User
-from {{ cookiecutter.package_name }}.testing import WorkerProcess, running_worker
+
+from .worker_process import APP, WorkerProcess, running_worker
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = uuid.uuid4().hex[:8]
@@ -184,7 +185,7 @@ def own_worker(
         node_name=f"{node}-{RUN_ID}",
         queue=queue_of(name),
         include=() if app else TEST_TASKS,
-        app=app or "{{ cookiecutter.package_name }}.celery",
+        app=app or APP,
         extra=extra,
         env=env,
     )

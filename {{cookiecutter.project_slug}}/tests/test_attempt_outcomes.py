@@ -11,10 +11,9 @@ from collections.abc import Iterator
 import pytest
 from celery.result import AsyncResult
 
-from {{ cookiecutter.package_name }}.testing import WorkerProcess
-
 from .conftest import own_worker, queue_of, wait_until
 from .database_state import abandoned_sessions, busy_connections
+from .worker_process import WorkerProcess
 from .worker_tasks import end_attempt, report_leftover
 
 TIMEOUT = 60

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, scoped_session
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import get_from_db
-from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
 from .conftest import RUN_ID, add_user, own_worker, queue_of, wait_until
+from .worker_process import WorkerProcess
 from .worker_tasks import journal_lines, rename_slowly
 
 TIMEOUT = 60

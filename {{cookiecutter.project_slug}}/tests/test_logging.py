@@ -4,9 +4,8 @@ import uuid
 
 import pytest
 
-from {{ cookiecutter.package_name }}.testing import WorkerProcess
-
 from .conftest import own_worker, queue_of
+from .worker_process import WorkerProcess
 from .worker_tasks import log_at_each_level
 
 TIMEOUT = 60

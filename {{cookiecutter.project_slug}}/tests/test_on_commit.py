@@ -15,9 +15,9 @@ from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.on_commit import call_after_commit
 from {{ cookiecutter.package_name }}.tasks import get_from_db
-from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
 from .broker_state import messages_waiting
+from .worker_process import WorkerProcess
 from .worker_tasks import report_leftover
 
 TIMEOUT = 60

@@ -41,11 +41,11 @@ from {{ cookiecutter.package_name }}.outbox.relay import (
     unsent_oldest_first,
 )
 from {{ cookiecutter.package_name }}.tasks import get_from_db
-from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
 from .broker_state import messages_waiting, private_redis
 from .conftest import PROJECT_ROOT, RUN_ID, wait_until
 from .tcp_proxy import TcpProxy
+from .worker_process import WorkerProcess
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -6,10 +6,10 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.tasks import create_user, get_from_db
-from {{ cookiecutter.package_name }}.testing import WorkerProcess
 
 from .conftest import add_user, has_retried, wait_until
 from .database_state import busy_connections
+from .worker_process import WorkerProcess
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.package_name }}.config import settings
-from {{ cookiecutter.package_name }}.testing import WorkerFailed
 
 from .conftest import TMP_DIR, own_worker, queue_of
+from .worker_process import WorkerFailed
 from .worker_tasks import hold_session
 
 TIMEOUT = 60

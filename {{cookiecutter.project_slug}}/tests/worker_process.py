@@ -1,4 +1,4 @@
-"""Run a real ``celery worker`` in a child process, for tests and the demo.
+"""Run a real ``celery worker`` in a child process, for the tests and the demo.
 
 Not eager mode: eager tasks run in the caller's thread, share its session and
 see its uncommitted rows, which hides exactly the bugs this project prevents.
@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 READY_MARK = " ready."
+# The service's Celery app, as ``celery --app`` names it.
+APP = "{{ cookiecutter.package_name }}.celery"
 
 
 class WorkerFailed(RuntimeError):
@@ -56,7 +58,7 @@ def worker_command(
     node_name: str = "worker",
     queue: str | None = None,
     include: Sequence[str] = (),
-    app: str = f"{__package__}.celery",
+    app: str = APP,
     extra: Sequence[str] = (),
 ) -> list[str]:
     """``celery worker`` for ``app``; ``include`` adds modules of extra tasks."""
@@ -90,7 +92,7 @@ def running_worker(
     node_name: str = "worker",
     queue: str | None = None,
     include: Sequence[str] = (),
-    app: str = f"{__package__}.celery",
+    app: str = APP,
     extra: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     ready_timeout: float = 60,
@@ -101,7 +103,7 @@ def running_worker(
     workers its own when a test must know which worker ran its tasks.
     """
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own fixed command line
+        process = subprocess.Popen(
             worker_command(pool, concurrency, node_name, queue, include, app, extra),
             stdout=log_file,
             stderr=subprocess.STDOUT,
