@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := .demo
-# make bench: where to bake, what to pass to the generated `make bench`, and
+# make bench: where to bake, what to pass to `python -m bench.run`, and
 # BENCH_SUITE=0 to skip timing the generated test suite.
 BENCH_DIR ?= .bench
 BENCH_ARGS ?=
@@ -30,9 +30,9 @@ test: $(STAMP)  ## The template's test suite: bakes every option, runs the bakes
 bench: $(STAMP)  ## Bake, install and benchmark the default project on this machine's PostgreSQL and Redis
 	PATH="$(BIN):$$PATH" $(BIN)/python scripts/bench.py
 
-lint: $(STAMP)  ## Lint the hooks, the scripts and the template's tests
-	$(BIN)/ruff check hooks scripts tests
-	$(BIN)/ruff format --check hooks scripts tests
+lint: $(STAMP)  ## Lint the hooks, the scripts, the benchmark and the template's tests
+	$(BIN)/ruff check hooks scripts bench tests
+	$(BIN)/ruff format --check hooks scripts bench tests
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(BENCH_DIR)

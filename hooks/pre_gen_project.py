@@ -80,7 +80,7 @@ INSTALLED_MODULES = {
     "yaml",
 }
 # The project's own top-level folders, and the name pytest reserves.
-PROJECT_FOLDERS = {"benchmarks", "docs", "migrations", "scripts", "src", "test", "tests"}
+PROJECT_FOLDERS = {"docs", "migrations", "scripts", "src", "test", "tests"}
 SHADOWED_NAMES = INSTALLED_MODULES | PROJECT_FOLDERS | set(sys.stdlib_module_names)
 
 SLUG_RULE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")

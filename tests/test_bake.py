@@ -132,19 +132,37 @@ def test_quotes_in_free_text_answers_keep_files_valid(bake: Bake) -> None:
 
 
 @pytest.mark.parametrize(("database", "broker"), [("postgresql", "redis"), ("mysql", "rabbitmq")])
-def test_readme_draws_the_architecture_and_maps_the_posts_errors(
+def test_docs_draw_the_architecture_and_map_the_common_errors(
     bake: Bake, database: str, broker: str
 ) -> None:
-    readme = (bake(database=database, broker=broker) / "README.md").read_text()
+    project = bake(database=database, broker=broker)
+    design = (project / "docs" / "design.md").read_text()
+    troubleshooting = (project / "docs" / "troubleshooting.md").read_text()
 
-    diagram = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    diagram = design.split("```mermaid\n", 1)[1].split("```", 1)[0]
     assert diagram.startswith("flowchart")
     for part in ("broker", "worker", "database", "outbox", "relay"):
         assert part in diagram
-    troubleshooting = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
     for symptom in ("ResourceClosedError", "PendingRollbackError", "before the row exists"):
         assert symptom in troubleshooting
-    assert "## How this stays correct" in readme
+    assert "## How this stays correct" in design
+    readme = (project / "README.md").read_text()
+    assert "docs/design.md" in readme
+    assert "docs/troubleshooting.md" in readme
+
+
+def test_the_bake_is_the_users_service_not_the_templates_showcase(bake: Bake) -> None:
+    project = bake()
+
+    assert len((project / "README.md").read_text().splitlines()) < 200
+    assert not (project / "benchmarks").exists()
+    assert not (project / "src" / "my_service" / "testing.py").exists()
+    # No figure measured on the template's machines, in any file.
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text(errors="replace")
+            for template_story in ("load average", "make bench", "2013 post", "the post's"):
+                assert template_story not in text, f"{path}: {template_story}"
 
 
 def test_every_question_has_a_prompt_and_every_choice_a_label() -> None:

@@ -1,4 +1,4 @@
-"""Show the post's story with a real worker: ``make demo`` runs this.
+"""Show the service's tasks at work with a real worker: ``make demo`` runs this.
 
 The Makefile points every URL at SQLite files (embedded mode), so no server is
 needed; the worker is a real ``celery worker`` process with a prefork pool.

@@ -1,7 +1,7 @@
 """Tasks sent from inside a transaction wait for its commit, or never go.
 
 Without this, a task can start before the transaction that wrote its data has
-committed, find nothing, and retry or fail: the post's "task runs before the
+committed, find nothing, and retry or fail: the "task runs before the
 row exists".
 """
 

@@ -1,4 +1,4 @@
-"""The post's story, run by a real worker through the real broker."""
+"""The sample tasks, run by a real worker through the real broker."""
 
 import pytest
 from sqlalchemy.exc import NoResultFound

@@ -1,7 +1,7 @@
 """Run a callback after the session's transaction commits, or never.
 
 A task sent inside a transaction can start before that transaction commits and
-find nothing (the post's "task runs before the row exists"). Deferring the send
+find nothing ("the task runs before the row exists"). Deferring the send
 to the commit fixes that, and drops the task when the transaction rolls back.
 
 Callbacks are kept per transaction. A savepoint (``begin_nested()``) that is

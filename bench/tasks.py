@@ -5,7 +5,7 @@ serializer, acks and worker), so the gap between the two is what the database
 work and the session handling cost.
 """
 
-from {{ cookiecutter.package_name }}.celery import app
+from my_service.celery import app
 
 
 @app.task

@@ -21,13 +21,12 @@ It reads the same ``users`` table as the service, from the database in
 from typing import Any
 
 from celery import Task
+from my_service.celery import app
+from my_service.config import settings
+from my_service.models import User
 from sqlalchemy import create_engine, select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import scoped_session, sessionmaker
-
-from {{ cookiecutter.package_name }}.celery import app
-from {{ cookiecutter.package_name }}.config import settings
-from {{ cookiecutter.package_name }}.models import User
 
 POOL_SIZE = 10
 # The post did not set max_overflow; SQLAlchemy's default applies. Named here

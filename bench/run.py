@@ -1,11 +1,11 @@
-"""``python -m benchmarks.run``: the service's task against the ceiling and the 2013 post.
+"""``python -m bench.run``: the service's task against the ceiling and the 2013 post.
 
 Three workloads, each on a fresh worker with the same pool, concurrency,
 broker, result backend and settings:
 
-- ``ceiling``: ``benchmarks.tasks.noop``, a task that does nothing;
+- ``ceiling``: ``bench.tasks.noop``, a task that does nothing;
 - ``get_from_db``: the service's task, over many distinct existing users;
-- ``post_2013``: the post's original code (``benchmarks.post_2013``).
+- ``post_2013``: the post's original code (``bench.post_2013``).
 
 With ``--scaling`` (the default), ``ceiling`` and ``get_from_db`` also run at
 1,000 / 5,000 / 20,000 tasks and concurrency 1 / 2 / 4. The servers are those in
@@ -25,10 +25,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from my_service.celery import app
+from my_service.config import settings
 from sqlalchemy.engine import make_url
-
-from {{ cookiecutter.package_name }}.celery import app
-from {{ cookiecutter.package_name }}.config import settings
 
 from . import database, machine, post_2013, report
 from .workload import Measurement, Setup, Workload, measure
@@ -36,17 +35,17 @@ from .workload import Measurement, Setup, Workload, measure
 SCALING_TASKS = (1_000, 5_000, 20_000)
 SCALING_CONCURRENCY = (1, 2, 4)
 VAR = Path("var/bench")
-OUR_TASK = "{{ cookiecutter.package_name }}.tasks.get_from_db"
+OUR_TASK = "my_service.tasks.get_from_db"
 
 
 def workloads() -> dict[str, Workload]:
     ours = (settings.db_pool_size, settings.db_max_overflow)
     return {
-        "ceiling": Workload("ceiling", "benchmarks.tasks.noop", *ours),
+        "ceiling": Workload("ceiling", "bench.tasks.noop", *ours),
         "get_from_db": Workload("get_from_db", OUR_TASK, *ours),
         "post_2013": Workload(
             "post_2013",
-            "benchmarks.post_2013.get_from_db",
+            "bench.post_2013.get_from_db",
             post_2013.POOL_SIZE,
             post_2013.MAX_OVERFLOW,
         ),
@@ -55,7 +54,7 @@ def workloads() -> dict[str, Workload]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.run",
+        prog="python -m bench.run",
         description="Measure get_from_db against a no-op ceiling and the 2013 post's pattern.",
     )
     parser.add_argument("--tasks", type=int, default=5_000, help="tasks per workload (5000)")
@@ -145,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         database.drop(database_url)
         delete_queue(queue)
 
-    command = "python -m benchmarks.run " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:])
     targets = report.targets(main_rows[0], main_rows[1])
     print(f"\n{report.workloads_table(main_rows)}\n")
     if scaling_rows:

@@ -11,15 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+from my_service.models import User
 from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy_utils import create_database, database_exists, drop_database
 
-from {{ cookiecutter.package_name }}.models import User
-
 from .server_state import open_connections
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The baked project the benchmark measures: it runs from that project's root.
+PROJECT_ROOT = Path.cwd()
 SEED_BATCH = 5_000
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from my_service.celery import app
 from sqlalchemy import NullPool, create_engine, text
 from sqlalchemy.engine import make_url
-
-from {{ cookiecutter.package_name }}.celery import app
 
 PACKAGES = ("celery", "kombu", "sqlalchemy", "redis", "psycopg", "pymysql", "alembic", "psutil")
 

@@ -18,14 +18,13 @@ import psutil
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from my_service.celery import app
 from tests.worker_process import WorkerProcess, running_worker
-
-from {{ cookiecutter.package_name }}.celery import app
 
 from .server_state import PeakConnections, idle_in_transaction, open_connections
 
 # Modules the benchmark's workers load on top of the app's own tasks.
-INCLUDE = ("benchmarks.tasks", "benchmarks.post_2013")
+INCLUDE = ("bench.tasks", "bench.post_2013")
 # Results are polled in send order, this many at a time: a bounded cost for
 # the client, which shares the machine with the worker it measures.
 POLL_WINDOW = 1_000
