@@ -2,8 +2,12 @@
 
 import logging
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.package_name }}.config import settings
@@ -25,6 +29,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def number_new_revisions(_: MigrationContext, __: Any, directives: list[MigrationScript]) -> None:
+    """Name a new revision like the ones before it: the head's number plus one."""
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is not None and head.isdigit():
+        directives[0].rev_id = f"{int(head) + 1:04d}"
+
+
 def run_migrations_offline() -> None:
     """Emit SQL to stdout (``alembic upgrade head --sql``) without connecting."""
     context.configure(
@@ -33,6 +44,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         render_as_batch=is_sqlite(settings.database_url),
+        process_revision_directives=number_new_revisions,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -46,6 +58,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             # SQLite cannot ALTER most things in place; batch mode copies the table.
             render_as_batch=is_sqlite(settings.database_url),
+            process_revision_directives=number_new_revisions,
         )
         with context.begin_transaction():
             context.run_migrations()

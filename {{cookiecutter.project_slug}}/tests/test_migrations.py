@@ -65,3 +65,17 @@ def test_prestart_says_the_database_is_up_and_migrated(database_url: str) -> Non
     )
 
     assert "database is up and migrated" in completed.stderr
+
+
+@pytest.mark.usefixtures("database_url")
+def test_new_revisions_are_numbered_like_the_first_ones() -> None:
+    versions = PROJECT_ROOT / "migrations" / "versions"
+    before = set(versions.glob("*.py"))
+    head = max(int(path.name[:4]) for path in before)
+    try:
+        alembic("revision", "-m", "nothing yet")
+        new = set(versions.glob("*.py")) - before
+        assert [path.name for path in new] == [f"{head + 1:04d}_nothing_yet.py"]
+    finally:
+        for path in set(versions.glob("*.py")) - before:
+            path.unlink()
