@@ -176,3 +176,23 @@ def test_every_question_has_a_prompt_and_every_choice_a_label() -> None:
             labels = prompts[key]
             assert labels["__prompt__"]
             assert all(labels.get(choice) for choice in context[key]), key
+
+
+def test_without_docker_nothing_mentions_docker_or_compose(bake: Bake) -> None:
+    project = bake(use_docker=False)
+
+    for path in project.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace").lower()
+            assert "docker" not in text, path
+            assert "compose" not in text, path
+
+
+def test_the_beat_schedule_is_not_committed(bake: Bake) -> None:
+    project = bake(use_beat=True)
+    run("git", "init", "--quiet", cwd=project)
+
+    schedules = ["celerybeat-schedule", "celerybeat-schedule.db"]
+    ignored = run("git", "check-ignore", *schedules, cwd=project)
+
+    assert ignored.stdout.split() == schedules

@@ -93,3 +93,17 @@ def test_secrets_stay_out_of_the_image_context(bake: Bake) -> None:
 
     assert ".env" in ignored
     assert any(line.startswith(".venv") for line in ignored)
+
+
+def test_the_worker_image_takes_its_log_level_from_settings(bake: Bake) -> None:
+    dockerfile = (bake() / "Dockerfile").read_text()
+
+    assert "--loglevel" not in dockerfile  # LOG_LEVEL, in settings, decides
+
+
+def test_the_relay_stops_cleanly_and_reports_its_health(bake: Bake) -> None:
+    compose = yaml.safe_load((bake() / "docker-compose.yml").read_text())
+    relay = compose["services"]["relay"]
+
+    assert relay["init"] is True  # PID 1 passes SIGTERM on
+    assert relay["healthcheck"]["test"][-1] == "status"

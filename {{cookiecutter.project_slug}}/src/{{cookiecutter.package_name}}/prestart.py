@@ -1,7 +1,7 @@
 """Wait for the database, then migrate it: ``python -m {{ cookiecutter.package_name }}.prestart``.
 
-Run once before workers start (the compose ``migrate`` service does), so no
-worker ever sees a database that is missing or behind the code.
+Run once before workers start (``make migrate`` does), so no worker ever sees
+a database that is missing or behind the code.
 """
 
 import logging
@@ -13,8 +13,8 @@ from .db import wait_for_database
 
 logger = logging.getLogger(__name__)
 
-# Relative to the working directory: run from the project root, as the Makefile
-# and the Docker image do.
+# Relative to the working directory: run from the project root, as the
+# Makefile does.
 ALEMBIC_INI = "alembic.ini"
 
 
