@@ -25,7 +25,7 @@ demo: $(STAMP)  ## Bake the default project and run its demo (no server needed)
 	PATH="$(BIN):$$PATH" $(MAKE) --no-print-directory -C $(DEMO_DIR)/my-service demo
 
 test: $(STAMP)  ## The template's test suite: bakes every option, runs the bakes' own tests
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n 2
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist worksteal
 
 bench: $(STAMP)  ## Bake, install and benchmark the default project on this machine's PostgreSQL and Redis
 	PATH="$(BIN):$$PATH" $(BIN)/python scripts/bench.py
