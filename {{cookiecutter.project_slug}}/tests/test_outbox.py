@@ -88,6 +88,14 @@ def stored(task_id: str) -> OutboxMessage:
         return session.scalars(query).one()
 
 
+def add_messages(session: scoped_session[Session], count: int, queue: str) -> None:
+    """Commit ``count`` messages for ``queue``, about one new user."""
+    user = add_user(session)
+    for _ in range(count):
+        add_to_outbox(session, get_from_db.name, [user.id], queue=queue)
+    session.commit()
+
+
 def stored_unsent() -> int:
     with Session(engine) as session:
         query = select(func.count()).where(OutboxMessage.sent_at.is_(None))
@@ -431,10 +439,7 @@ def test_a_pass_while_the_application_writes_publishes_each_message_once(
     outbox: scoped_session[Session], unwatched_queue: str
 ) -> None:
     messages = 50
-    user = add_user(outbox)
-    for _ in range(messages):
-        add_to_outbox(outbox, get_from_db.name, [user.id], queue=unwatched_queue)
-    outbox.commit()
+    add_messages(outbox, messages, unwatched_queue)
     writing = threading.Event()
     writing.set()
 
@@ -522,10 +527,7 @@ def test_sigterm_lets_the_batch_finish_and_nothing_is_published_twice(
     outbox: scoped_session[Session], unwatched_queue: str
 ) -> None:
     messages = 300
-    user = add_user(outbox)
-    for _ in range(messages):
-        add_to_outbox(outbox, get_from_db.name, [user.id], queue=unwatched_queue)
-    outbox.commit()
+    add_messages(outbox, messages, unwatched_queue)
     relay = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.outbox"],
         cwd=PROJECT_ROOT,
