@@ -31,6 +31,32 @@ def remove_beat_files() -> None:
     remove(PACKAGE / "periodic.py", "tests/test_periodic.py")
 
 
+# What every web API needs, whichever framework serves it.
+WEB_FILES = (
+    PACKAGE / "schemas.py",
+    PACKAGE / "users.py",
+    PACKAGE / "task_status.py",
+    PACKAGE / "health.py",
+    "scripts/demo_http.py",
+    "tests/web_server.py",
+    "tests/test_web.py",
+)
+
+
+def keep_fastapi_web() -> None:
+    remove(PACKAGE / "web_flask.py")
+
+
+def keep_flask_web() -> None:
+    # The template carries one web.py per framework; Flask's takes the name.
+    (PACKAGE / "web_flask.py").replace(PACKAGE / "web.py")
+    remove("tests/test_web_openapi.py")
+
+
+def remove_web_files() -> None:
+    remove(PACKAGE / "web.py", PACKAGE / "web_flask.py", "tests/test_web_openapi.py", *WEB_FILES)
+
+
 def remove_docker_files() -> None:
     remove("Dockerfile", "docker-compose.yml", ".dockerignore")
 
@@ -52,6 +78,9 @@ def write_dotenv() -> None:
 
 
 def main() -> None:
+    {"fastapi": keep_fastapi_web, "flask": keep_flask_web, "none": remove_web_files}[
+        "{{ cookiecutter.web }}"
+    ]()
     if not {{ cookiecutter.use_beat }}:
         remove_beat_files()
     if not {{ cookiecutter.use_docker }}:

@@ -23,6 +23,7 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._cut_after: bytes | None = None
+        self._cut_before: bytes | None = None
         self.cuts = 0
 
     @classmethod
@@ -64,6 +65,14 @@ class TcpProxy:
         """
         self._cut_after = marker
 
+    def cut_once_before(self, marker: bytes) -> None:
+        """Cut the next connection whose client sends ``marker``, before the server sees it.
+
+        With ``b"COMMIT"`` the server never commits: it rolls the transaction
+        back when the connection drops, and the client gets an error.
+        """
+        self._cut_before = marker
+
     def __enter__(self) -> "TcpProxy":
         return self if self._listener is not None else self.start()
 
@@ -98,8 +107,10 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket, watch: bool) -> None:
         try:
             while data := source.recv(65536):
+                if watch and self._should_cut(data, before=True):
+                    break
                 sink.sendall(data)
-                if watch and self._should_cut(data):
+                if watch and self._should_cut(data, before=False):
                     break
         except OSError:
             pass
@@ -108,10 +119,14 @@ class TcpProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
-    def _should_cut(self, data: bytes) -> bool:
+    def _should_cut(self, data: bytes, *, before: bool) -> bool:
         with self._lock:
-            if self._cut_after is None or self._cut_after not in data:
+            marker = self._cut_before if before else self._cut_after
+            if marker is None or marker not in data:
                 return False
-            self._cut_after = None
+            if before:
+                self._cut_before = None
+            else:
+                self._cut_after = None
             self.cuts += 1
             return True

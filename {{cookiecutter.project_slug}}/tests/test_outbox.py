@@ -4,7 +4,6 @@ A message is sent only if its transaction commits, survives a broker that is
 down at commit time, and runs once even when the relay runs again.
 """
 
-import ast
 import contextlib
 import os
 import signal
@@ -21,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from celery.backends.rpc import RPCBackend
-from celery.result import AsyncResult
 from kombu import Exchange, Queue
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
@@ -44,6 +41,7 @@ from {{ cookiecutter.package_name }}.tasks import get_from_db
 
 from .broker_state import messages_waiting, private_redis
 from .conftest import PROJECT_ROOT, RUN_ID, wait_until
+from .task_results import deliveries, result_of
 from .tcp_proxy import TcpProxy
 from .worker_process import WorkerProcess
 
@@ -118,34 +116,6 @@ def run_outbox_command(
 
 def run_relay_once(broker_url: str) -> subprocess.CompletedProcess[str]:
     return run_outbox_command("--once", env={"CELERY_BROKER_URL": broker_url})
-
-
-def result_of(task_id: str, worker: WorkerProcess) -> object:
-    """The task's return value, once it has run without a retry."""
-    if isinstance(app.backend, RPCBackend):
-        # rpc:// replies to the process that published the task, here the relay
-        # subprocess, so only the worker's log can tell this test the result.
-        return result_in_log(task_id, worker)
-    result: AsyncResult[Any] = AsyncResult(task_id, app=app)
-    value = result.get(timeout=TIMEOUT)
-    assert result.retries == 0
-    return value
-
-
-def result_in_log(task_id: str, worker: WorkerProcess) -> object:
-    marker = f"[{task_id}] succeeded in "
-    deadline = time.monotonic() + TIMEOUT
-    while marker not in (log := worker.log()):
-        assert time.monotonic() < deadline, f"task {task_id} did not succeed:\n{log}"
-        time.sleep(0.1)
-    line = next(line for line in log.splitlines() if marker in line)
-    # "... succeeded in 0.01s: {'id': 1, ...}"
-    return ast.literal_eval(line.split(marker, 1)[1].split(": ", 1)[1])
-
-
-def deliveries(task_id: str, worker: WorkerProcess) -> int:
-    """How often the worker received the task: a duplicate or a retry adds one."""
-    return worker.log().count(f"[{task_id}] received")
 
 
 def test_a_committed_message_is_sent_to_the_worker(

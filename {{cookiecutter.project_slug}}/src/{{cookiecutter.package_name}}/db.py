@@ -124,9 +124,10 @@ if engine.dialect.name in ("mysql", "mariadb") and settings.db_statement_timeout
     limit_mysql_statement_time(engine)
 discard_interrupted_connections(engine)
 
+# expire_on_commit=False lets a task (or a request) read attributes after it commits.
+session_factory = sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
 # One session per thread: concurrent tasks on the threads pool never share one.
-# expire_on_commit=False lets a task read attributes after it commits.
-db_session = scoped_session(sessionmaker(bind=engine, autoflush=False, expire_on_commit=False))
+db_session = scoped_session(session_factory)
 
 
 def end_session() -> None:

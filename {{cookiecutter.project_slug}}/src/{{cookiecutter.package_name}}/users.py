@@ -1,0 +1,34 @@
+"""Signing up a user: the row and the task about it, in one transaction."""
+
+from celery.result import AsyncResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import User
+from .tasks import get_from_db
+
+
+class EmailTaken(Exception):
+    """Another user already has this email."""
+
+
+def register_user(session: Session, name: str, email: str) -> tuple[User, AsyncResult]:  # type: ignore[type-arg]
+    """Add the user, commit, and send ``get_from_db(user.id)`` once committed.
+
+    The task is published only if the commit succeeds, so the worker always
+    finds the row. A duplicate email rolls back and raises ``EmailTaken``: no
+    row and no task. Any other failure rolls back too and sends nothing.
+    """
+    user = User(name=name, email=email)
+    session.add(user)
+    try:
+        # The INSERT runs now: it gives the id, and meets the unique email.
+        session.flush()
+        result = get_from_db.apply_async_on_commit((user.id,), session=session)
+        session.commit()
+    except IntegrityError as error:
+        # The name is validated before it gets here; the email's uniqueness is
+        # the one constraint a valid request can break.
+        session.rollback()
+        raise EmailTaken(email) from error
+    return user, result
