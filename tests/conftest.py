@@ -83,13 +83,21 @@ def runtime_requirements(project: Path) -> list[str]:
 def typecheck_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with every baked project's dependencies, for running mypy on bakes.
 
-    Variants differ only in database drivers and Flower, which the code never
-    imports (they are named in URLs), so one environment serves them all.
+    Variants differ in database drivers and Flower, which the code never
+    imports (they are named in URLs), and in the web framework: the default
+    bake's dependencies and Flask's, in one environment, serve them all.
     """
     from cookiecutter.main import cookiecutter
 
     work = tmp_path_factory.mktemp("typecheck")
-    project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(work)))
+    requirements = set()
+    for web in ("fastapi", "flask"):
+        project = Path(
+            cookiecutter(
+                str(TEMPLATE), no_input=True, output_dir=str(work / web), extra_context={"web": web}
+            )
+        )
+        requirements |= set(runtime_requirements(project))
     venv = work / "venv"
     run(BIN / "uv", "venv", "--quiet", "--python", sys.executable, venv, cwd=work)
     python = venv / "bin" / "python"
@@ -100,7 +108,7 @@ def typecheck_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--quiet",
         "--python",
         python,
-        *runtime_requirements(project),
+        *sorted(requirements),
         cwd=work,
     )
     return python

@@ -56,6 +56,19 @@ def test_variant_bakes_into_a_clean_project(
     run(typecheck_python, "-m", "mypy", cwd=project)
 
 
+WEB_FILES = [
+    "src/my_service/web.py",
+    "src/my_service/schemas.py",
+    "src/my_service/users.py",
+    "src/my_service/task_status.py",
+    "src/my_service/health.py",
+    "scripts/demo_http.py",
+    "tests/web_server.py",
+    "tests/test_web.py",
+]
+FLASK_WEB = "src/my_service/web_flask.py"
+
+
 @pytest.mark.parametrize(
     ("answers", "present", "absent"),
     [
@@ -65,6 +78,9 @@ def test_variant_bakes_into_a_clean_project(
         ({"use_docker": True}, ["Dockerfile", "docker-compose.yml", ".dockerignore"], []),
         ({"use_github_actions": False}, [], [".github"]),
         ({"use_github_actions": True}, [".github/workflows/ci.yml"], []),
+        ({"web": "fastapi"}, [*WEB_FILES, "tests/test_web_openapi.py"], [FLASK_WEB]),
+        ({"web": "flask"}, WEB_FILES, [FLASK_WEB, "tests/test_web_openapi.py"]),
+        ({"web": "none"}, [], [*WEB_FILES, FLASK_WEB, "tests/test_web_openapi.py"]),
     ],
 )
 def test_switches_keep_or_remove_their_files(
@@ -85,6 +101,39 @@ def test_flower_switch_controls_its_extra_and_target(bake: Bake, use_flower: boo
     ]
     assert ("flower" in extras) is use_flower
     assert ("flower:" in (project / "Makefile").read_text()) is use_flower
+
+
+@pytest.mark.parametrize(
+    ("web", "framework", "server"),
+    [("fastapi", "FastAPI(", "uvicorn"), ("flask", "Flask(", "gunicorn"), ("none", None, None)],
+)
+def test_web_option_brings_its_framework_server_target_and_service(
+    bake: Bake, web: str, framework: str | None, server: str | None
+) -> None:
+    project = bake(web=web)
+
+    dependencies = " ".join(
+        tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    )
+    makefile = (project / "Makefile").read_text()
+    services = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]
+    if framework is None:
+        assert not re.search(r"fastapi|flask|uvicorn|gunicorn", dependencies)
+        assert "\nweb:" not in makefile
+        assert "demo_http" not in makefile
+        assert "web" not in services
+        return
+    assert framework in (project / "src/my_service/web.py").read_text()
+    assert web in dependencies
+    assert server in dependencies
+    assert f"$(BIN)/{server} $(PACKAGE).web:app" in makefile
+    assert "scripts.demo_http" in makefile
+    assert services["web"]["command"][0] == server
+    assert services["web"]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert "/health" in " ".join(services["web"]["healthcheck"]["test"])
 
 
 @pytest.mark.parametrize("database", ["postgresql", "mysql", "sqlite"])
@@ -129,6 +178,10 @@ def test_quotes_in_free_text_answers_keep_files_valid(bake: Bake) -> None:
     metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert metadata["authors"][0]["name"] == name
     assert metadata["description"] == description
+    # The API's OpenAPI description carries them too, as Python string literals.
+    web = (project / "src/my_service/web.py").read_text()
+    assert json.dumps(description) in web
+    py_compile.compile(str(project / "src/my_service/web.py"), doraise=True)
 
 
 @pytest.mark.parametrize(("database", "broker"), [("postgresql", "redis"), ("mysql", "rabbitmq")])

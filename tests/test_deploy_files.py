@@ -15,7 +15,13 @@ import yaml
 from .conftest import BIN, Bake, run
 
 VARIANTS = [
-    {"database": database, "broker": broker, "use_beat": extras, "use_flower": extras}
+    {
+        "database": database,
+        "broker": broker,
+        "use_beat": extras,
+        "use_flower": extras,
+        "web": "fastapi" if extras else "none",
+    }
     for database in ("postgresql", "mysql", "sqlite")
     for broker in ("redis", "rabbitmq")
     for extras in (True, False)
@@ -45,6 +51,7 @@ def test_compose_file_is_valid_and_starts_in_order(
     expected = {"broker", "migrate", "worker", "relay"}
     expected |= {"db"} if answers["database"] != "sqlite" else set()
     expected |= {"beat", "flower"} if answers["use_beat"] else set()
+    expected |= {"web"} if answers["web"] != "none" else set()
     assert set(services) == expected
 
     for name, service in services.items():
@@ -52,7 +59,7 @@ def test_compose_file_is_valid_and_starts_in_order(
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
     for server in {"broker", "db"} & set(services):
         assert "healthcheck" in services[server]
-    for runner in {"worker", "relay", "beat"} & set(services):
+    for runner in {"worker", "relay", "beat", "web"} & set(services):
         needs = services[runner]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["broker"]["condition"] == "service_healthy"

@@ -40,11 +40,11 @@ SUITES = [
         id="postgresql-redis",
     ),
     pytest.param(
-        {"database": "mysql", "broker": "rabbitmq"},
+        {"database": "mysql", "broker": "rabbitmq", "web": "flask"},
         {"DATABASE_URL": MARIADB, "CELERY_BROKER_URL": RABBITMQ, "CELERY_RESULT_BACKEND": "rpc://"},
         id="mysql-rabbitmq",
     ),
-    pytest.param({"database": "sqlite"}, None, id="sqlite-embedded"),
+    pytest.param({"database": "sqlite", "web": "none"}, None, id="sqlite-embedded"),
     pytest.param({}, None, id="defaults-embedded"),
 ]
 

@@ -89,7 +89,11 @@ def test_every_module_a_baked_project_installs_is_refused_as_a_package_name(
 ) -> None:
     # Every variant's dependencies, the dev tools and Flower, in one environment.
     requirements = set()
-    for answers in ({}, {"database": "mysql", "broker": "rabbitmq"}, {"database": "sqlite"}):
+    for answers in (
+        {},
+        {"database": "mysql", "broker": "rabbitmq", "web": "flask"},
+        {"database": "sqlite"},
+    ):
         project = bake(**answers)
         extras = tomllib.loads((project / "pyproject.toml").read_text())["project"]
         requirements |= set(runtime_requirements(project)) | set(

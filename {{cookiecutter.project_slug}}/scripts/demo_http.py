@@ -34,7 +34,9 @@ def finished(api: httpx.Client, task_id: str) -> dict[str, Any]:
 
 def lookups_received(worker: WorkerProcess) -> int:
     """How many get_from_db messages the worker took from the queue."""
-    return sum(f"{GET_FROM_DB}[" in line and "received" in line for line in worker.log().splitlines())
+    return sum(
+        f"{GET_FROM_DB}[" in line and "received" in line for line in worker.log().splitlines()
+    )
 
 
 def main() -> None:
@@ -46,7 +48,10 @@ def main() -> None:
     ):
         print(f"5. The API answers on {web.url}.")
         created = []
-        for name, email in [("Alan Turing", "alan@example.com"), ("Ada Lovelace", "ada@example.org")]:
+        for name, email in [
+            ("Alan Turing", "alan@example.com"),
+            ("Ada Lovelace", "ada@example.org"),
+        ]:
             response = api.post("/users", json={"name": name, "email": email})
             expect(response.status_code == 201, f"POST /users gave {response.status_code}")
             created.append(response.json())

@@ -276,14 +276,19 @@ JSON_VALUES = st.recursive(
     max_leaves=10,
 )
 # Mostly near-valid bodies, where a server error would hide, and some anything at all.
-USER_BODIES = st.fixed_dictionaries(
-    {},
-    optional={"name": st.text(max_size=120) | JSON_VALUES, "email": st.emails() | st.text()},
-) | JSON_VALUES
+USER_BODIES = (
+    st.fixed_dictionaries(
+        {},
+        optional={"name": st.text(max_size=120) | JSON_VALUES, "email": st.emails() | st.text()},
+    )
+    | JSON_VALUES
+)
 
 
 @given(body=USER_BODIES, raw=st.binary(max_size=64), segment=st.text(min_size=1, max_size=40))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_no_request_gets_a_server_error(
     api: httpx.Client, body: Any, raw: bytes, segment: str
 ) -> None:
@@ -296,4 +301,6 @@ def test_no_request_gets_a_server_error(
         api.get(f"/tasks/{path}"),
     ]
     for answer in answers:
-        assert answer.status_code < 500, f"{answer.request.method} {answer.request.url}: {answer.text}"
+        assert answer.status_code < 500, (
+            f"{answer.request.method} {answer.request.url}: {answer.text}"
+        )

@@ -20,16 +20,19 @@ from .conftest import RUN_ID, TMP_DIR
 from .web_server import running_web_server
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+# Every check schemathesis has; 50 generated cases per operation and phase.
+OPTIONS = ("--checks", "all", "--max-examples", "50", "--workers", "2")
 
 
 def test_every_answer_matches_the_description_and_none_is_a_500(broker: str) -> None:
     # Its tasks go to a queue no worker takes: generated users need no lookup.
     queue = f"test-{RUN_ID}-schemathesis"
     try:
-        with running_web_server(TMP_DIR / "web-schemathesis.log", env={"CELERY_QUEUE": queue}) as server:
+        with running_web_server(
+            TMP_DIR / "web-schemathesis.log", env={"CELERY_QUEUE": queue}
+        ) as server:
             run = subprocess.run(
-                [SCHEMATHESIS, "run", f"{server.url}/openapi.json", "--checks", "all",
-                 "--max-examples", "50", "--workers", "2"],
+                [SCHEMATHESIS, "run", f"{server.url}/openapi.json", *OPTIONS],
                 capture_output=True,
                 text=True,
                 timeout=600,
