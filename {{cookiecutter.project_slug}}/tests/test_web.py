@@ -216,8 +216,22 @@ def test_a_task_id_that_is_not_a_uuid_answers_4xx(api: httpx.Client) -> None:
     assert 400 <= response.status_code < 500, response.text
 
 
-def health_becomes(client: httpx.Client, status_code: int) -> bool:
-    return client.get("/health").status_code == status_code
+def health_follows(proxy: TcpProxy, env: dict[str, str], server: str) -> None:
+    """A web API reaching ``server`` through ``proxy``: /health is 200, then 503
+    naming ``server`` while the proxy is stopped, then 200 again once it is back."""
+    with (
+        running_web_server(TMP_DIR / f"web-health-{server}.log", env=env) as web,
+        web.client() as client,
+    ):
+        assert client.get("/health").json() == {"database": "ok", "broker": "ok"}
+
+        proxy.stop()
+        down = client.get("/health")
+        assert down.status_code == 503
+        assert down.json() == {"database": "ok", "broker": "ok", server: "unavailable"}
+
+        proxy.start()
+        wait_until(lambda: client.get("/health").status_code == 200, "/health to answer 200 again")
 
 
 def test_health_turns_503_naming_the_database_while_it_is_unreachable(
@@ -225,20 +239,7 @@ def test_health_turns_503_naming_the_database_while_it_is_unreachable(
 ) -> None:
     server_kind = database_server(database_url)
     with TcpProxy.in_front_of(database_url, DATABASE_PORTS[server_kind]) as proxy:
-        env = {"DATABASE_URL": proxy.url_through(database_url)}
-        with (
-            running_web_server(TMP_DIR / "web-health.log", env=env) as server,
-            server.client() as client,
-        ):
-            assert client.get("/health").json() == {"database": "ok", "broker": "ok"}
-
-            proxy.stop()
-            down = client.get("/health")
-            assert down.status_code == 503
-            assert down.json() == {"database": "unavailable", "broker": "ok"}
-
-            proxy.start()
-            wait_until(lambda: health_becomes(client, 200), "/health to answer 200 again")
+        health_follows(proxy, {"DATABASE_URL": proxy.url_through(database_url)}, "database")
 
 
 def url_with_port(url: str, port: int) -> str:
@@ -254,20 +255,7 @@ def test_health_turns_503_naming_the_broker_while_it_is_unreachable(broker: str)
     if parts.scheme not in BROKER_PORTS:
         pytest.skip("the embedded SQLite broker cannot be unreachable: it is a file")
     with TcpProxy(parts.hostname or "127.0.0.1", parts.port or BROKER_PORTS[parts.scheme]) as proxy:
-        env = {"CELERY_BROKER_URL": url_with_port(broker, proxy.port)}
-        with (
-            running_web_server(TMP_DIR / "web-broker.log", env=env) as server,
-            server.client() as client,
-        ):
-            assert client.get("/health").status_code == 200
-
-            proxy.stop()
-            down = client.get("/health")
-            assert down.status_code == 503
-            assert down.json() == {"database": "ok", "broker": "unavailable"}
-
-            proxy.start()
-            wait_until(lambda: health_becomes(client, 200), "/health to answer 200 again")
+        health_follows(proxy, {"CELERY_BROKER_URL": url_with_port(broker, proxy.port)}, "broker")
 
 
 JSON_VALUES = st.recursive(
