@@ -25,6 +25,9 @@ class TcpProxy:
         self._cut_after: bytes | None = None
         self._cut_before: bytes | None = None
         self.cuts = 0
+        # Round trips: each time a client speaks after the server did (or
+        # first). One request may arrive in several reads; it counts once.
+        self.round_trips = 0
 
     @classmethod
     def in_front_of(cls, url: str, default_port: int) -> "TcpProxy":
@@ -101,12 +104,19 @@ class TcpProxy:
                     server.close()
                     return
                 self._sockets.update((client, server))
+            turn = _Turn()
             for source, sink, watch in ((client, server, True), (server, client, False)):
-                threading.Thread(target=self._pump, args=(source, sink, watch), daemon=True).start()
+                threading.Thread(
+                    target=self._pump, args=(source, sink, watch, turn), daemon=True
+                ).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, watch: bool) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, watch: bool, turn: "_Turn") -> None:
         try:
             while data := source.recv(65536):
+                with self._lock:
+                    if watch and not turn.client_spoke_last:
+                        self.round_trips += 1
+                    turn.client_spoke_last = watch
                 if watch and self._should_cut(data, before=True):
                     break
                 sink.sendall(data)
@@ -130,3 +140,9 @@ class TcpProxy:
                 self._cut_after = None
             self.cuts += 1
             return True
+
+
+class _Turn:
+    """Who spoke last on one proxied connection: the client or the server."""
+
+    client_spoke_last = False

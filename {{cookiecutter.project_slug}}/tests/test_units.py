@@ -86,7 +86,9 @@ def test_server_databases_get_a_checked_pool_and_timeouts() -> None:
     from {{ cookiecutter.package_name }}.config import settings
 
     server = engine_options("postgresql+psycopg://app@db/app")
-    assert server["pool_pre_ping"] is True
+    # pooling.py checks connections without pool_pre_ping's and reset's round trips.
+    assert "pool_pre_ping" not in server
+    assert server["pool_reset_on_return"] is None
     assert server["pool_size"] == settings.db_pool_size
     assert server["connect_args"]["connect_timeout"] == settings.db_connect_timeout
     milliseconds = round(settings.db_statement_timeout * 1000)

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from tenacity import before_sleep_log, retry, stop_after_delay, wait_fixed
 
 from .config import settings
+from .pooling import discard_closed_connections, roll_back_only_open_transactions
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,10 @@ def engine_options(database_url: str) -> dict[str, Any]:
                 "max_overflow": settings.db_max_overflow,
             }
         return options
+    # No pool_pre_ping, and no ROLLBACK on return by the pool itself: the
+    # listeners in pooling.py do both jobs without their round trips.
     return {
-        # Test each connection as it leaves the pool, so one dropped by the
-        # server (restart, failover, idle timeout) is replaced, not handed out.
-        "pool_pre_ping": True,
+        "pool_reset_on_return": None,
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_recycle": settings.db_pool_recycle,
@@ -123,11 +124,30 @@ if engine.dialect.name == "sqlite":
 if engine.dialect.name in ("mysql", "mariadb") and settings.db_statement_timeout:
     limit_mysql_statement_time(engine)
 discard_interrupted_connections(engine)
+if engine.dialect.name != "sqlite":  # no network: nothing to save, nothing to drop
+    discard_closed_connections(engine)
+    roll_back_only_open_transactions(engine)
 
 # expire_on_commit=False lets a task (or a request) read attributes after it commits.
 session_factory = sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
 # One session per thread: concurrent tasks on the threads pool never share one.
 db_session = scoped_session(session_factory)
+
+
+def read_in_autocommit(session: Session | scoped_session[Session] = db_session) -> None:
+    """Let ``session`` read outside a transaction, one round trip per statement.
+
+    For a task that only reads: no BEGIN before its statement and no ROLLBACK
+    after. Each statement sees the latest committed data; two statements do not
+    share a snapshot, so a task whose reads must agree with each other keeps
+    its transaction. Call it before the session's first statement.
+
+    Only on PostgreSQL, where psycopg switches autocommit without asking the
+    server. MySQL/MariaDB would spend more round trips switching it on and off
+    than the transaction costs, and SQLite has no network to save.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def end_session() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, NoResultFound
 
 from .celery import app
-from .db import db_session
+from .db import db_session, read_in_autocommit
 from .models import User
 from .sqlalchemy_task import SqlAlchemyTask
 
@@ -41,6 +41,8 @@ def require_positive_int(value: object, name: str) -> int:
 def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
     """Return the user's data, waiting (by retrying) until the row exists."""
     user_id = require_positive_int(user_id, "user_id")
+    # One read needs no transaction: one round trip, the latest committed row.
+    read_in_autocommit(db_session)
     try:
         user = db_session.execute(select(User).where(User.id == user_id)).scalar_one()
     except NoResultFound as exc:
