@@ -35,7 +35,9 @@ def test_where_looking_could_mislead_the_check_pings_instead() -> None:
 
 def test_a_returned_connection_is_rolled_back_only_when_the_driver_says_it_must() -> None:
     def psycopg(status: str) -> SimpleNamespace:
-        return SimpleNamespace(info=SimpleNamespace(transaction_status=SimpleNamespace(name=status)))
+        return SimpleNamespace(
+            info=SimpleNamespace(transaction_status=SimpleNamespace(name=status))
+        )
 
     assert not in_transaction(psycopg("IDLE"))
     assert in_transaction(psycopg("INTRANS"))
