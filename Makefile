@@ -27,7 +27,7 @@ demo: $(STAMP)  ## Bake the default project and run its demo (no server needed)
 test: $(STAMP)  ## The template's test suite: bakes every option, runs the bakes' own tests
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist worksteal
 
-bench: $(STAMP)  ## Bake, install and benchmark the default project on this machine's PostgreSQL and Redis
+bench: $(STAMP)  ## Bake, install and benchmark the project on this machine's PostgreSQL and MariaDB (Redis broker)
 	PATH="$(BIN):$$PATH" $(BIN)/python scripts/bench.py
 
 lint: $(STAMP)  ## Lint the hooks, the scripts, the benchmark and the template's tests

@@ -7,8 +7,15 @@ broker, result backend and settings:
 - ``get_from_db``: the service's task, over many distinct existing users;
 - ``post_2013``: the post's original code (``bench.post_2013``).
 
-With ``--scaling`` (the default), ``ceiling`` and ``get_from_db`` also run at
-1,000 / 5,000 / 20,000 tasks and concurrency 1 / 2 / 4. The servers are those in
+They run in alternating rounds (ceiling, ours, the post's; again), so a
+machine that gets busier or quieter moves all three alike; each figure is the
+median of the rounds, with their spread. Every pool asked for (prefork and
+threads by default) gets its rounds. Beside them, ``bench.inprocess`` measures
+the database path alone, in one process, against the bare driver: microseconds
+per task, and round trips per task counted through a proxy.
+
+With ``--scaling``, ``ceiling`` and ``get_from_db`` also run at 1,000 / 5,000 /
+20,000 tasks and concurrency 1 / 2 / 4. The servers are those in
 ``DATABASE_URL``, ``CELERY_BROKER_URL`` and ``CELERY_RESULT_BACKEND``; the run
 creates a database and a queue of its own and removes them at the end.
 Progress goes to stderr; the tables to stdout; every figure to ``--json``.
@@ -29,7 +36,7 @@ from my_service.celery import app
 from my_service.config import settings
 from sqlalchemy.engine import make_url
 
-from . import database, machine, post_2013, report
+from . import database, inprocess, machine, post_2013, report
 from .workload import Measurement, Setup, Workload, measure
 
 SCALING_TASKS = (1_000, 5_000, 20_000)
@@ -58,23 +65,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Measure get_from_db against a no-op ceiling and the 2013 post's pattern.",
     )
     parser.add_argument("--tasks", type=int, default=5_000, help="tasks per workload (5000)")
-    parser.add_argument("--pool", choices=("prefork", "threads", "solo"), default="prefork")
+    parser.add_argument(
+        "--pool",
+        action="append",
+        choices=("prefork", "threads", "solo"),
+        help="worker pool; repeat for several (default: prefork and threads)",
+    )
     parser.add_argument(
         "--concurrency",
         type=int,
         default=os.cpu_count() or 1,
         help="worker processes or threads (default: the number of cores)",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per pool (3)")
+    parser.add_argument(
+        "--inprocess-calls",
+        type=int,
+        default=2_000,
+        help="calls per path for the in-process costs (2000; 0 skips them)",
+    )
     parser.add_argument(
         "--scaling",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=False,
         help="also run the scaling table (1k/5k/20k tasks x concurrency 1/2/4)",
     )
     parser.add_argument("--json", type=Path, default=VAR / "results.json", help="%(default)s")
     args = parser.parse_args(argv)
-    if args.tasks < 1 or args.concurrency < 1:
-        parser.error("--tasks and --concurrency must be positive")
+    if args.tasks < 1 or args.concurrency < 1 or args.rounds < 1 or args.inprocess_calls < 0:
+        parser.error("--tasks, --concurrency and --rounds must be positive")
+    args.pool = args.pool or ["prefork", "threads"]
     return args
 
 
@@ -121,35 +141,46 @@ def main(argv: list[str] | None = None) -> None:
     try:
         database.seed_users(database_url, users)
 
-        def run(name: str, tasks: int, concurrency: int) -> Measurement:
-            setup = Setup(tasks, args.pool, concurrency, users, database_url, queue, log_dir, env)
+        def run(name: str, tasks: int, pool: str, concurrency: int) -> Measurement:
+            setup = Setup(tasks, pool, concurrency, users, database_url, queue, log_dir, env)
             return measure(kinds[name], setup)
 
-        ceiling = run("ceiling", args.tasks, args.concurrency)
-        ceiling.ratio_to_ceiling = 1.0
-        main_rows = [
-            ceiling,
-            with_ratio(run("get_from_db", args.tasks, args.concurrency), ceiling),
-            with_ratio(run("post_2013", args.tasks, args.concurrency), ceiling),
-        ]
+        costs: dict[str, dict[str, float]] = {}
+        if args.inprocess_calls:
+            print("In-process costs of the database path", file=sys.stderr, flush=True)
+            costs = inprocess.costs(database_url, users, args.inprocess_calls, dict(os.environ))
+        rounds: list[list[Measurement]] = []
+        for pool in args.pool:
+            for _ in range(args.rounds):
+                ceiling = run("ceiling", args.tasks, pool, args.concurrency)
+                ceiling.ratio_to_ceiling = 1.0
+                ours = run("get_from_db", args.tasks, pool, args.concurrency)
+                post = run("post_2013", args.tasks, pool, args.concurrency)
+                rounds.append([ceiling, with_ratio(ours, ceiling), with_ratio(post, ceiling)])
+        summaries = report.summarize(rounds, costs)
         scaling_rows = []
         if args.scaling:
+            pool = args.pool[0]
             for concurrency in SCALING_CONCURRENCY:
                 for tasks in SCALING_TASKS:
-                    scaled_ceiling = run("ceiling", tasks, concurrency)
+                    scaled_ceiling = run("ceiling", tasks, pool, concurrency)
                     scaled_ceiling.ratio_to_ceiling = 1.0
-                    ours = with_ratio(run("get_from_db", tasks, concurrency), scaled_ceiling)
+                    ours = with_ratio(run("get_from_db", tasks, pool, concurrency), scaled_ceiling)
                     scaling_rows.append(report.ScalingRow(scaled_ceiling, ours))
     finally:
         database.drop(database_url)
         delete_queue(queue)
 
     command = "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:])
-    targets = report.targets(main_rows[0], main_rows[1])
-    print(f"\n{report.workloads_table(main_rows)}\n")
+    backend = make_url(settings.database_url).get_backend_name()
+    targets = report.targets(summaries, backend)
+    print(f"\n{report.summary_table(summaries)}\n")
+    if costs:
+        print(f"In-process, per task:\n\n{report.costs_table(costs)}\n")
+    print(f"Every round:\n\n{report.workloads_table([m for r in rounds for m in r])}\n")
     if scaling_rows:
-        print(f"Scaling ({args.pool} pool):\n\n{report.scaling_table(scaling_rows)}\n")
-    print(f"Targets:\n{report.targets_text(targets, main_rows[2])}\n")
+        print(f"Scaling ({args.pool[0]} pool):\n\n{report.scaling_table(scaling_rows)}\n")
+    print(f"Targets:\n{report.targets_text(targets)}\n")
     print(
         f"Machine: {described['cpu']}, {described['cores']} cores, {described['ram_gb']} GB RAM,"
         f" {described['os']}, Python {described['python']};"
@@ -167,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
         "machine": described,
         "settings": {
             "tasks": args.tasks,
-            "pool": args.pool,
+            "pools": args.pool,
+            "rounds": args.rounds,
             "concurrency": args.concurrency,
             "users": users,
             "database": redacted(settings.database_url),
@@ -179,7 +211,9 @@ def main(argv: list[str] | None = None) -> None:
             "task_retry_delay": settings.task_retry_delay,
         },
         "how_measured": report.HOW_MEASURED,
-        "workloads": [asdict(m) | {"errors": m.errors} for m in main_rows],
+        "summary": [asdict(summary) for summary in summaries],
+        "inprocess": costs,
+        "workloads": [asdict(m) | {"errors": m.errors} for r in rounds for m in r],
         "scaling": [
             {
                 "ceiling": asdict(row.ceiling) | {"errors": row.ceiling.errors},

@@ -1,4 +1,4 @@
-"""`make bench`: bake the default project, install it, benchmark it, time its suite.
+"""`make bench`: bake the project, install it, benchmark it on each database, time its suite.
 
 The benchmark lives here, in `bench/`, not in the generated project: this
 script bakes a fresh project, installs it with the benchmark's own extra
@@ -7,10 +7,12 @@ from the project's root with its interpreter. It adds what only the template
 can measure: how long baking takes, and how long the generated suite runs.
 
 Environment:
-  BENCH_ARGS    passed to `python -m bench.run` (e.g. "--tasks 1000 --no-scaling")
+  BENCH_DATABASES  "postgresql mysql" (the default): one bake and one run each,
+                   on this machine's PostgreSQL and MariaDB, both with Redis
+  BENCH_ARGS    passed to `python -m bench.run` (e.g. "--tasks 1000 --rounds 1")
   BENCH_SUITE   0 to skip timing the generated `make test`
   BENCH_DIR     where to bake (default .bench/, wiped first)
-  TEST_POSTGRES_URL, TEST_REDIS_URL   the servers, as for the template's tests
+  TEST_POSTGRES_URL, TEST_MYSQL_URL, TEST_REDIS_URL   the servers, as for the template's tests
 """
 
 import json
@@ -31,12 +33,14 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 BENCH_REQUIREMENTS = ["psutil>=5.9"]
 BIN = Path(sys.executable).parent
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+DATABASES = {"postgresql": POSTGRES, "mysql": MARIADB}
 
 
-def servers() -> dict[str, str]:
+def servers(database: str) -> dict[str, str]:
     return {
-        "DATABASE_URL": POSTGRES,
+        "DATABASE_URL": DATABASES[database],
         "CELERY_BROKER_URL": f"{REDIS}/0",
         "CELERY_RESULT_BACKEND": f"{REDIS}/1",
     }
@@ -64,15 +68,18 @@ def pytest_summary(output: str) -> str:
     return closing[-1].strip("= ") if closing else "no pytest summary found"
 
 
-def main() -> None:
-    bench_dir = Path(os.environ.get("BENCH_DIR") or TEMPLATE / ".bench").resolve()
-    time_suite = os.environ.get("BENCH_SUITE", "1") != "0"
-    shutil.rmtree(bench_dir, ignore_errors=True)
-    bench_dir.mkdir(parents=True)
-
-    print(f"Baking the default project into {bench_dir}", file=sys.stderr, flush=True)
+def bench_one(database: str, bench_dir: Path) -> tuple[Path, dict[str, Any], float, float]:
+    """Bake and install a project on ``database``, then run the benchmark in it."""
+    print(f"Baking a {database} project into {bench_dir / database}", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(bench_dir)))
+    project = Path(
+        cookiecutter(
+            str(TEMPLATE),
+            no_input=True,
+            output_dir=str(bench_dir / database),
+            extra_context={"database": database},
+        )
+    )
     bake_seconds = time.perf_counter() - started
 
     print("make install", file=sys.stderr, flush=True)
@@ -88,18 +95,33 @@ def main() -> None:
     completed = subprocess.run(
         [python, "-m", "bench.run", *shlex.split(os.environ.get("BENCH_ARGS", ""))],
         cwd=project,
-        env={**os.environ, **servers(), "PYTHONPATH": str(TEMPLATE)},
+        env={**os.environ, **servers(database), "PYTHONPATH": str(TEMPLATE)},
     )
     if completed.returncode != 0:
         raise SystemExit(f"python -m bench.run failed in {project} (exit {completed.returncode})")
     bench = json.loads((project / "var" / "bench" / "results.json").read_text())
+    return project, bench, bake_seconds, install_seconds
+
+
+def main() -> None:
+    bench_dir = Path(os.environ.get("BENCH_DIR") or TEMPLATE / ".bench").resolve()
+    time_suite = os.environ.get("BENCH_SUITE", "1") != "0"
+    databases = os.environ.get("BENCH_DATABASES", "postgresql mysql").split()
+    unknown = set(databases) - set(DATABASES)
+    if unknown:
+        raise SystemExit(f"BENCH_DATABASES: {sorted(unknown)} unknown; use {sorted(DATABASES)}")
+    shutil.rmtree(bench_dir, ignore_errors=True)
+    bench_dir.mkdir(parents=True)
+
+    runs = {database: bench_one(database, bench_dir) for database in databases}
+    project, _, bake_seconds, install_seconds = runs[databases[0]]
 
     suite_seconds: float | None = None
     suite = "not run (BENCH_SUITE=0)"
     if time_suite:
         print("Timing the generated project's make test (CI=true)", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        output = make("test", project, {**servers(), "CI": "true"}, capture=True)
+        output = make("test", project, {**servers(databases[0]), "CI": "true"}, capture=True)
         suite_seconds = time.perf_counter() - started
         suite = pytest_summary(output)
 
@@ -107,13 +129,13 @@ def main() -> None:
     if suite_seconds is None:
         print(f"Generated make test: {suite}")
     else:
-        print(f"Generated make test (CI=true): {suite_seconds:.0f}s ({suite})")
+        print(f"Generated make test (CI=true, {databases[0]}): {suite_seconds:.0f}s ({suite})")
     results: dict[str, Any] = {
         "bake_seconds": round(bake_seconds, 3),
         "install_seconds": round(install_seconds, 1),
         "suite_seconds": None if suite_seconds is None else round(suite_seconds, 1),
         "suite_summary": suite,
-        "bench": bench,
+        "bench": {database: run[1] for database, run in runs.items()},
     }
     (bench_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"JSON: {bench_dir / 'results.json'}")

@@ -43,12 +43,13 @@ def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
     user_id = require_positive_int(user_id, "user_id")
     # One read needs no transaction: one round trip, the latest committed row.
     read_in_autocommit(db_session)
-    try:
-        user = db_session.execute(select(User).where(User.id == user_id)).scalar_one()
-    except NoResultFound as exc:
+    # Session.get: the ORM's lookup by primary key, its statement built once
+    # and cached, not composed again on every call.
+    user = db_session.get(User, user_id)
+    if user is None:
         # Most likely the transaction that creates it has not committed yet.
         logger.info("user %s not found yet; retrying", user_id)
-        raise self.retry(exc=exc) from exc
+        raise self.retry(exc=NoResultFound(f"no user with id {user_id}"))
     return {"id": user.id, "name": user.name, "email": user.email}
 
 

@@ -1,0 +1,148 @@
+"""The database path alone, in one process: microseconds and round trips per task.
+
+``python -m bench.inprocess PATH CALLS`` runs one path CALLS times, after a
+warm-up, and prints ``{"path", "calls", "seconds"}`` as JSON. The parent
+(``costs()``) runs each path twice in a subprocess of its own: once on the
+database directly, for the time; and through a proxy that counts round trips,
+at CALLS and 2 x CALLS, so what happens once per process (connecting, the
+driver preparing a statement after its fifth use) cancels out.
+
+The paths, each reading one user by id as ``get_from_db`` does:
+
+- ``service``: the service's task body and the cleanup the worker runs after
+  it (``end_session``), as a worker process runs them, minus Celery;
+- ``post_2013``: the 2013 post's task body and its ``db_session.remove()``;
+- ``driver``: the same SELECT on a bare DBAPI connection in autocommit: no
+  SQLAlchemy at all, the floor for one round trip.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+WARM_UP = 50
+PATHS = ("service", "post_2013", "driver")
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+QUERY = "SELECT id, name, email FROM users WHERE id = %s"
+
+
+def service_path() -> Callable[[int], object]:
+    from my_service.db import end_session
+    from my_service.tasks import get_from_db
+
+    def call(user_id: int) -> object:
+        try:
+            return get_from_db(user_id)
+        finally:
+            end_session()
+
+    return call
+
+
+def post_2013_path() -> Callable[[int], object]:
+    from . import post_2013
+
+    def call(user_id: int) -> object:
+        try:
+            return post_2013.get_from_db(user_id)
+        finally:
+            post_2013.db_session.remove()
+
+    return call
+
+
+def driver_path() -> Callable[[int], object]:
+    from my_service.config import settings
+
+    url = make_url(settings.database_url)
+    connection: Any
+    if url.get_backend_name() == "postgresql":
+        import psycopg
+
+        connection = psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            autocommit=True,
+        )
+    else:
+        import pymysql
+
+        connection = pymysql.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 3306,
+            user=url.username or "root",
+            password=url.password or "",
+            database=url.database,
+            autocommit=True,
+        )
+
+    def call(user_id: int) -> object:
+        with connection.cursor() as cursor:
+            cursor.execute(QUERY, (user_id,))
+            return cursor.fetchone()
+
+    return call
+
+
+def run_path(path: str, calls: int, users: int) -> float:
+    call = {"service": service_path, "post_2013": post_2013_path, "driver": driver_path}[path]()
+    for n in range(WARM_UP):
+        call(1 + n % users)
+    started = time.perf_counter()
+    for n in range(calls):
+        call(1 + n % users)
+    return time.perf_counter() - started
+
+
+def run_subprocess(path: str, calls: int, users: int, env: dict[str, str]) -> float:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.inprocess", path, str(calls), str(users)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.inprocess {path} failed:\n{completed.stderr}")
+    return float(json.loads(completed.stdout)["seconds"])
+
+
+def costs(
+    database_url: str, users: int, calls: int, env: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    """``{path: {"us_per_task": ..., "round_trips": ...}}`` on ``database_url``."""
+    from tests.tcp_proxy import TcpProxy
+
+    backend = make_url(database_url).get_backend_name()
+    results: dict[str, dict[str, float]] = {}
+    for path in PATHS:
+        seconds = run_subprocess(path, calls, users, {**env, "DATABASE_URL": database_url})
+        results[path] = {"us_per_task": round(seconds / calls * 1e6, 1)}
+        if backend not in DEFAULT_PORTS:
+            continue
+        with TcpProxy.in_front_of(database_url, DEFAULT_PORTS[backend]) as proxy:
+            proxied = {**env, "DATABASE_URL": proxy.url_through(database_url)}
+            counted = []
+            for n in (calls, 2 * calls):
+                before = proxy.round_trips
+                run_subprocess(path, n, users, proxied)
+                counted.append(proxy.round_trips - before)
+        results[path]["round_trips"] = round((counted[1] - counted[0]) / calls, 2)
+    return results
+
+
+def main() -> None:
+    path, calls, users = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps({"path": path, "calls": calls, "seconds": run_path(path, calls, users)}))
+
+
+if __name__ == "__main__":
+    main()
