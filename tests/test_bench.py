@@ -51,7 +51,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
     results = json.loads((bench_dir / "results.json").read_text())
     assert results["bake_seconds"] > 0
     assert results["suite_seconds"] is None
-    for database, server in (("postgresql", "PostgreSQL"), ("mysql", "MariaDB")):
+    for database, server in (("postgresql", "PostgreSQL"), ("mysql", "MySQL/MariaDB")):
         bench = results["bench"][database]
         assert bench["machine"]["cores"] == os.cpu_count()
         assert bench["machine"]["database_server"].startswith(server), bench["machine"]
