@@ -26,11 +26,15 @@ from sqlalchemy_utils import create_database, database_exists, drop_database
 from {{ cookiecutter.package_name }} import config
 from {{ cookiecutter.package_name }}.models import User
 
+from .tcp_proxy import TcpProxy
 from .worker_process import APP, WorkerProcess, running_worker
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = uuid.uuid4().hex[:8]
 TMP_DIR = Path(tempfile.mkdtemp(prefix=f"{{ cookiecutter.package_name }}-tests-{RUN_ID}-"))
+
+# The servers a TcpProxy can stand in front of, by SQLAlchemy backend name.
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 # Tasks that only tests need (slow ones, probes); every test worker loads them.
 TEST_TASKS = ("tests.worker_tasks",)
@@ -129,6 +133,22 @@ def database_url() -> Iterator[str]:
         engine.dispose()
         if database_exists(url):
             drop_database(url)
+
+
+@pytest.fixture
+def database_server(database_url: str) -> str:
+    """This run's database server kind; the test is skipped on SQLite, a file."""
+    backend = make_url(database_url).get_backend_name()
+    if backend not in DATABASE_PORTS:
+        pytest.skip(f"needs a database server; {backend} has no connection to a server")
+    return backend
+
+
+@pytest.fixture
+def database_proxy(database_url: str, database_server: str) -> Iterator[TcpProxy]:
+    """A started TcpProxy in front of this run's database server, stopped afterwards."""
+    with TcpProxy.in_front_of(database_url, DATABASE_PORTS[database_server]) as proxy:
+        yield proxy
 
 
 @pytest.fixture(scope="session")

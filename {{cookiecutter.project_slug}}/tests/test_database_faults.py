@@ -7,7 +7,6 @@ enforce column lengths.
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.tasks import create_user, get_from_db
@@ -18,23 +17,16 @@ from .tcp_proxy import TcpProxy
 from .worker_tasks import journal_lines, rename_slowly
 
 TIMEOUT = 60
-DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-
-
-@pytest.fixture(autouse=True)
-def database_server(database_url: str) -> str:
-    backend = make_url(database_url).get_backend_name()
-    if backend not in DEFAULT_PORTS:
-        pytest.skip(f"needs a database server; {backend} has no connections to drop")
-    return backend
+# Every test here needs a database server: SQLite has no connection to drop.
+pytestmark = pytest.mark.usefixtures("database_server")
 
 
 @pytest.mark.usefixtures("broker")
 def test_a_refused_connection_is_retried_until_the_server_is_back(
-    session: scoped_session[Session], database_url: str, database_server: str
+    session: scoped_session[Session], database_url: str, database_proxy: TcpProxy
 ) -> None:
     add_user(session, 70)
-    proxy = TcpProxy.in_front_of(database_url, DEFAULT_PORTS[database_server]).start()
+    proxy = database_proxy
     env = {"DATABASE_URL": proxy.url_through(database_url)}
 
     with own_worker("refused", env=env) as worker:
@@ -44,7 +36,6 @@ def test_a_refused_connection_is_retried_until_the_server_is_back(
         proxy.start()
 
         assert result.get(timeout=TIMEOUT)["id"] == 70
-    proxy.stop()
     assert result.retries is not None
     assert result.retries >= 1
 

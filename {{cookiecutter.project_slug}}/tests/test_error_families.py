@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session, scoped_session
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import create_user
 
-from .conftest import add_user, own_worker, queue_of
+from .conftest import DATABASE_PORTS, add_user, own_worker, queue_of
 from .tcp_proxy import TcpProxy
 from .worker_tasks import end_attempt, journal_lines, rename_both, run_statement
 
 TIMEOUT = 60
-DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 NEVER_HEAL = {
     "missing table": "SELECT * FROM no_such_table",
@@ -72,7 +71,7 @@ def test_a_deadlock_is_retried_and_both_tasks_complete(
 
 def server_database(database_url: str, why: str) -> str:
     backend = make_url(database_url).get_backend_name()
-    if backend not in DEFAULT_PORTS:
+    if backend not in DATABASE_PORTS:
         pytest.skip(f"needs a database server; {backend} {why}")
     return backend
 
@@ -96,7 +95,7 @@ def test_create_user_after_an_ambiguous_commit_returns_the_user_it_made(
     session: scoped_session[Session], database_url: str
 ) -> None:
     backend = server_database(database_url, "has no connection to cut")
-    proxy = TcpProxy.in_front_of(database_url, DEFAULT_PORTS[backend])
+    proxy = TcpProxy.in_front_of(database_url, DATABASE_PORTS[backend])
     through_proxy = {"DATABASE_URL": proxy.start().url_through(database_url)}
     with proxy, own_worker("ambiguous", env=through_proxy) as worker:
         # The server receives COMMIT and commits; the task never hears it did.

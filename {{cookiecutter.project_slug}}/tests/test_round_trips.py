@@ -8,7 +8,6 @@ or ROLLBACK that the work does not need.
 import uuid
 
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.tasks import create_user, get_from_db
@@ -19,7 +18,6 @@ from .tcp_proxy import TcpProxy
 TIMEOUT = 60
 TASKS = 20
 WARM_UP = 6
-DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306}
 # Round trips per task. get_from_db on PostgreSQL: the SELECT, in autocommit
 # (read_in_autocommit). On MySQL/MariaDB: the SELECT, then the ROLLBACK that
 # ends its snapshot. create_user on PostgreSQL: BEGIN, INSERT, COMMIT (psycopg
@@ -30,21 +28,16 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def database_server(database_url: str) -> str:
-    backend = make_url(database_url).get_backend_name()
-    if backend not in DATABASE_PORTS:
-        pytest.skip(f"needs a database server; {backend} has no round trips to count")
-    return backend
-
-
 @pytest.mark.usefixtures("broker")
 def test_each_task_makes_only_the_round_trips_its_work_needs(
-    session: scoped_session[Session], database_url: str, database_server: str
+    session: scoped_session[Session],
+    database_url: str,
+    database_server: str,
+    database_proxy: TcpProxy,
 ) -> None:
     add_user(session, 90)
     session.remove()
-    proxy = TcpProxy.in_front_of(database_url, DATABASE_PORTS[database_server]).start()
+    proxy = database_proxy
     env = {"DATABASE_URL": proxy.url_through(database_url)}
     # One process, so every task reuses the one pooled connection.
     with own_worker("round-trips", concurrency=1, env=env):
@@ -68,6 +61,5 @@ def test_each_task_makes_only_the_round_trips_its_work_needs(
             for _ in range(TASKS):
                 run(task)
             counted[task] = (proxy.round_trips - before) / TASKS
-    proxy.stop()
 
     assert counted == EXPECTED[database_server]

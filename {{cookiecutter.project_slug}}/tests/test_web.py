@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.models import User
@@ -29,7 +28,6 @@ from .tcp_proxy import TcpProxy
 from .web_server import WebServer, running_web_server
 from .worker_process import WorkerProcess
 
-DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306}
 BROKER_PORTS = {"redis": 6379, "amqp": 5672, "pyamqp": 5672}
 
 
@@ -56,13 +54,6 @@ def users_with_email(email: str) -> int:
 
     with session_factory() as session:
         return session.scalar(select(func.count()).where(User.email == email)) or 0
-
-
-def database_server(database_url: str) -> str:
-    backend = make_url(database_url).get_backend_name()
-    if backend not in DATABASE_PORTS:
-        pytest.skip(f"needs a database server; {backend} has no connection to cut")
-    return backend
 
 
 def test_concurrent_signups_are_each_found_by_their_task_at_the_first_try(
@@ -102,26 +93,28 @@ def test_a_duplicate_email_answers_409_and_sends_no_task(
 
 
 def test_a_request_whose_commit_fails_stores_nothing_and_sends_nothing(
-    database_url: str, unwatched_queue: str, session: scoped_session[Session]
+    database_url: str,
+    database_proxy: TcpProxy,
+    unwatched_queue: str,
+    session: scoped_session[Session],
 ) -> None:
-    server_kind = database_server(database_url)
     body = new_user()
-    with TcpProxy.in_front_of(database_url, DATABASE_PORTS[server_kind]) as proxy:
-        env = {"DATABASE_URL": proxy.url_through(database_url), "CELERY_QUEUE": unwatched_queue}
-        with (
-            running_web_server(TMP_DIR / "web-cut.log", env=env) as server,
-            server.client() as client,
-        ):
-            # The connection drops before the server sees COMMIT: it rolls back.
-            proxy.cut_once_before(b"COMMIT")
-            failed = client.post("/users", json=body)
-            assert proxy.cuts == 1
-            assert failed.status_code == 503, failed.text
-            assert users_with_email(body["email"]) == 0
-            assert messages_waiting(unwatched_queue) == 0
+    proxy = database_proxy
+    env = {"DATABASE_URL": proxy.url_through(database_url), "CELERY_QUEUE": unwatched_queue}
+    with (
+        running_web_server(TMP_DIR / "web-cut.log", env=env) as server,
+        server.client() as client,
+    ):
+        # The connection drops before the server sees COMMIT: it rolls back.
+        proxy.cut_once_before(b"COMMIT")
+        failed = client.post("/users", json=body)
+        assert proxy.cuts == 1
+        assert failed.status_code == 503, failed.text
+        assert users_with_email(body["email"]) == 0
+        assert messages_waiting(unwatched_queue) == 0
 
-            # The same request again, on a new connection, goes through.
-            assert client.post("/users", json=body).status_code == 201
+        # The same request again, on a new connection, goes through.
+        assert client.post("/users", json=body).status_code == 201
     assert messages_waiting(unwatched_queue) == 1
 
 
@@ -234,12 +227,12 @@ def health_follows(proxy: TcpProxy, env: dict[str, str], server: str) -> None:
         wait_until(lambda: client.get("/health").status_code == 200, "/health to answer 200 again")
 
 
+@pytest.mark.usefixtures("broker")
 def test_health_turns_503_naming_the_database_while_it_is_unreachable(
-    database_url: str, broker: str
+    database_url: str, database_proxy: TcpProxy
 ) -> None:
-    server_kind = database_server(database_url)
-    with TcpProxy.in_front_of(database_url, DATABASE_PORTS[server_kind]) as proxy:
-        health_follows(proxy, {"DATABASE_URL": proxy.url_through(database_url)}, "database")
+    env = {"DATABASE_URL": database_proxy.url_through(database_url)}
+    health_follows(database_proxy, env, "database")
 
 
 def url_with_port(url: str, port: int) -> str:
