@@ -43,8 +43,8 @@ def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
     user_id = require_positive_int(user_id, "user_id")
     # One read needs no transaction: one round trip, the latest committed row.
     read_in_autocommit(db_session)
-    # Session.get: the ORM's lookup by primary key, its statement built once
-    # and cached, not composed again on every call.
+    # Session.get: the ORM's lookup by primary key; its statement is cached,
+    # not rebuilt on every call.
     user = db_session.get(User, user_id)
     if user is None:
         # Most likely the transaction that creates it has not committed yet.
