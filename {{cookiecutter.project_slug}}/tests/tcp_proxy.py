@@ -8,6 +8,7 @@ through it: open connections are cut, new ones are refused.
 import contextlib
 import socket
 import threading
+import time
 from types import TracebackType
 
 from sqlalchemy.engine import make_url
@@ -28,6 +29,18 @@ class TcpProxy:
         # Round trips: each time a client speaks after the server did (or
         # first). One request may arrive in several reads; it counts once.
         self.round_trips = 0
+        self._last_traffic = time.monotonic()
+
+    def round_trips_once_quiet(self, quiet: float = 0.3) -> int:
+        """``round_trips`` once nothing has crossed the proxy for ``quiet`` seconds.
+
+        A task's result can reach the caller before the task's last statement
+        (the ROLLBACK of its cleanup) reaches the server; reading the count at
+        once would charge that round trip to whatever runs next.
+        """
+        while (idle := time.monotonic() - self._last_traffic) < quiet:
+            time.sleep(quiet - idle)
+        return self.round_trips
 
     @classmethod
     def in_front_of(cls, url: str, default_port: int) -> "TcpProxy":
@@ -114,6 +127,7 @@ class TcpProxy:
         try:
             while data := source.recv(65536):
                 with self._lock:
+                    self._last_traffic = time.monotonic()
                     if watch and not turn.client_spoke_last:
                         self.round_trips += 1
                     turn.client_spoke_last = watch
