@@ -21,14 +21,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy.engine import make_url
 
 WARM_UP = 50
 PATHS = ("service", "post_2013", "driver")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-QUERY = "SELECT id, name, email FROM users WHERE id = %s"
 
 
 def service_path() -> Callable[[int], object]:
@@ -59,37 +57,10 @@ def post_2013_path() -> Callable[[int], object]:
 def driver_path() -> Callable[[int], object]:
     from my_service.config import settings
 
-    url = make_url(settings.database_url)
-    connection: Any
-    if url.get_backend_name() == "postgresql":
-        import psycopg
+    from .driver import connect, read_user
 
-        connection = psycopg.connect(
-            host=url.host,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            dbname=url.database,
-            autocommit=True,
-        )
-    else:
-        import pymysql
-
-        connection = pymysql.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 3306,
-            user=url.username or "root",
-            password=url.password or "",
-            database=url.database,
-            autocommit=True,
-        )
-
-    def call(user_id: int) -> object:
-        with connection.cursor() as cursor:
-            cursor.execute(QUERY, (user_id,))
-            return cursor.fetchone()
-
-    return call
+    connection = connect(settings.database_url)
+    return lambda user_id: read_user(connection, user_id)
 
 
 def run_path(path: str, calls: int, users: int) -> float:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from .workload import Measurement
 
+# Each round runs these in this order, on fresh workers.
+ROUND = ("ceiling", "get_from_db", "post_2013", "driver")
 # The service's task should cost little next to a task that does nothing.
 THROUGHPUT_TARGET = 0.85
 
@@ -17,14 +19,15 @@ HOW_MEASURED = (
     " the last result; allowed: one pool (pool_size +"
     " max_overflow) per worker process, plus the prefork parent. Idle in tx: connections"
     " in an unfinished transaction 0.5 s after the last result. RSS: the worker's"
-    " process tree at the end. Rounds alternate ceiling, get_from_db, post_2013;"
+    " process tree at the end. Rounds alternate ceiling, get_from_db, post_2013, driver"
+    " (get_from_db's SELECT on a bare DBAPI connection in a plain task: the floor);"
     " figures are the median of the rounds (min-max). In-process: the task body and"
     " its cleanup called in a loop in one process, without Celery, against the same"
     " SELECT on a bare DBAPI connection; round trips counted by a proxy at N and 2N"
     " calls, the difference divided by N."
 )
 # Which in-process path stands for which workload.
-INPROCESS_PATH = {"get_from_db": "service", "post_2013": "post_2013"}
+INPROCESS_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "driver"}
 # get_from_db's round trips the database allows: the SELECT alone in autocommit
 # on PostgreSQL; the SELECT and the ROLLBACK that ends its snapshot on MySQL.
 ROUND_TRIPS_TARGET = {"postgresql": 1.0, "mysql": 2.0}
@@ -151,11 +154,11 @@ def _median(values: Sequence[float | None]) -> float | None:
 def summarize(
     rounds: Sequence[Sequence[Measurement]], costs: dict[str, dict[str, float]]
 ) -> list[Summary]:
-    """Each (pool, workload) over its rounds; each round is [ceiling, ours, post_2013]."""
+    """Each (pool, workload) over its rounds; each round runs ``ROUND`` in order."""
     summaries = []
     for pool in dict.fromkeys(r[0].pool for r in rounds):
         of_pool = [r for r in rounds if r[0].pool == pool]
-        for index, name in enumerate(("ceiling", "get_from_db", "post_2013")):
+        for index, name in enumerate(ROUND):
             runs = [r[index] for r in of_pool]
             speeds = [m.tasks_per_second for m in runs]
             ratios = [m.ratio_to_ceiling for m in runs]

@@ -56,6 +56,7 @@ def workloads() -> dict[str, Workload]:
             post_2013.POOL_SIZE,
             post_2013.MAX_OVERFLOW,
         ),
+        "driver": Workload("driver", "bench.tasks.driver_read", 1, 0, per_thread=True),
     }
 
 
@@ -154,9 +155,10 @@ def main(argv: list[str] | None = None) -> None:
             for _ in range(args.rounds):
                 ceiling = run("ceiling", args.tasks, pool, args.concurrency)
                 ceiling.ratio_to_ceiling = 1.0
-                ours = run("get_from_db", args.tasks, pool, args.concurrency)
-                post = run("post_2013", args.tasks, pool, args.concurrency)
-                rounds.append([ceiling, with_ratio(ours, ceiling), with_ratio(post, ceiling)])
+                others = [
+                    run(name, args.tasks, pool, args.concurrency) for name in report.ROUND[1:]
+                ]
+                rounds.append([ceiling, *(with_ratio(m, ceiling) for m in others)])
         summaries = report.summarize(rounds, costs)
         scaling_rows = []
         if args.scaling:

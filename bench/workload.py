@@ -42,6 +42,9 @@ class Workload:
     # The pool of the engine the task uses: what the server must allow.
     pool_size: int
     max_overflow: int
+    # True when each thread opens connections of its own instead of sharing
+    # its process's pool (the bare-driver task).
+    per_thread: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,9 @@ class Outcome:
 
 
 def allowed_connections(workload: Workload, pool: str, concurrency: int) -> int:
-    """One pool's worth per worker process, plus the prefork parent's connection."""
-    processes = concurrency if pool == "prefork" else 1
-    return processes * (workload.pool_size + workload.max_overflow) + 1
+    """One pool's worth per worker process (or thread), plus the main process's connection."""
+    holders = concurrency if pool == "prefork" or workload.per_thread else 1
+    return holders * (workload.pool_size + workload.max_overflow) + 1
 
 
 def timestamp(date_done: Any) -> float | None:

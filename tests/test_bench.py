@@ -12,7 +12,7 @@ from pathlib import Path
 from .conftest import BIN, TEMPLATE, require_servers, run
 from .test_generated_suites import MARIADB, POSTGRES, REDIS
 
-WORKLOADS = ["ceiling", "get_from_db", "post_2013"]
+WORKLOADS = ["ceiling", "get_from_db", "post_2013", "driver"]
 TASKS = 200
 # get_from_db's round trips: the SELECT in autocommit on PostgreSQL; the SELECT
 # and the ROLLBACK ending its snapshot on MariaDB. The 2013 pattern: BEGIN,
