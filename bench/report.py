@@ -4,6 +4,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .longrun import LongRun
 from .workload import Measurement
 
 # Each round runs these in this order, on fresh workers.
@@ -255,6 +256,29 @@ def costs_table(costs: dict[str, dict[str, float]]) -> str:
     return _table(("path", "us/task", "us over the bare driver", "round trips/task"), rows)
 
 
+def long_run_title(run: LongRun) -> str:
+    return f"Long run ({run.tasks:,} get_from_db tasks, one {run.pool} worker x{run.concurrency})"
+
+
+def long_run_table(run: LongRun) -> str:
+    header = ("tasks done", "seconds", "worker RSS MB", "worker open fds", "server conns")
+    rows: list[Sequence[object]] = [
+        (s.tasks_done, s.seconds, s.worker_rss_mb, s.worker_open_files, s.server_connections)
+        for s in run.samples
+    ]
+    growth = run.growth()
+    rows.append(
+        (
+            "growth (last - first)",
+            "",
+            growth["worker_rss_mb"],
+            growth["worker_open_files"],
+            growth["server_connections"],
+        )
+    )
+    return _table(header, rows)
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -262,7 +286,7 @@ class Target:
     met: bool | None  # None: cannot be measured here (no server to ask)
 
 
-def targets(summaries: Sequence[Summary], backend: str) -> list[Target]:
+def targets(summaries: Sequence[Summary], backend: str, long: LongRun | None) -> list[Target]:
     items = []
     for ours in [s for s in summaries if s.workload == "get_from_db"]:
         ratio = ours.ratio_to_ceiling or 0.0
@@ -307,6 +331,23 @@ def targets(summaries: Sequence[Summary], backend: str) -> list[Target]:
             None if expected is None or trips is None else trips == expected,
         )
     )
+    if long is not None:
+        growth = long.growth()
+        items += [
+            Target(
+                f"long run: every one of {long.tasks:,} tasks succeeded",
+                f"{long.failed} failed, {long.timed_out} timed out",
+                long.failed == 0 and long.timed_out == 0,
+            ),
+            Target(
+                "long run: open fds and server connections flat after the first batch",
+                f"{_cell(growth['worker_open_files'])} fds, "
+                f"{_cell(growth['server_connections'])} connections",
+                None
+                if growth["worker_open_files"] is None or growth["server_connections"] is None
+                else growth["worker_open_files"] <= 0 and growth["server_connections"] <= 0,
+            ),
+        ]
     return items
 
 

@@ -37,6 +37,7 @@ from my_service.config import settings
 from sqlalchemy.engine import make_url
 
 from . import database, inprocess, machine, post_2013, report
+from .longrun import LongRun, long_run
 from .workload import Measurement, Setup, Workload, measure
 
 SCALING_TASKS = (1_000, 5_000, 20_000)
@@ -91,10 +92,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=False,
         help="also run the scaling table (1k/5k/20k tasks x concurrency 1/2/4)",
     )
+    parser.add_argument(
+        "--long-run",
+        type=int,
+        default=50_000,
+        help="get_from_db tasks through one worker, resources sampled (50000; 0 skips)",
+    )
     parser.add_argument("--json", type=Path, default=VAR / "results.json", help="%(default)s")
     args = parser.parse_args(argv)
-    if args.tasks < 1 or args.concurrency < 1 or args.rounds < 1 or args.inprocess_calls < 0:
+    if args.tasks < 1 or args.concurrency < 1 or args.rounds < 1:
         parser.error("--tasks, --concurrency and --rounds must be positive")
+    if args.inprocess_calls < 0 or args.long_run < 0:
+        parser.error("--inprocess-calls and --long-run must not be negative")
     args.pool = args.pool or ["prefork", "threads"]
     return args
 
@@ -139,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     database.create_and_migrate(database_url)
     kinds = workloads()
     env = {"DATABASE_URL": database_url}
+    long: LongRun | None = None
     try:
         database.seed_users(database_url, users)
 
@@ -169,19 +179,33 @@ def main(argv: list[str] | None = None) -> None:
                     scaled_ceiling.ratio_to_ceiling = 1.0
                     ours = with_ratio(run("get_from_db", tasks, pool, concurrency), scaled_ceiling)
                     scaling_rows.append(report.ScalingRow(scaled_ceiling, ours))
+        if args.long_run:
+            setup = Setup(
+                args.long_run,
+                args.pool[0],
+                args.concurrency,
+                users,
+                database_url,
+                queue,
+                log_dir,
+                env,
+            )
+            long = long_run(setup)
     finally:
         database.drop(database_url)
         delete_queue(queue)
 
     command = "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:])
     backend = make_url(settings.database_url).get_backend_name()
-    targets = report.targets(summaries, backend)
+    targets = report.targets(summaries, backend, long)
     print(f"\n{report.summary_table(summaries)}\n")
     if costs:
         print(f"In-process, per task:\n\n{report.costs_table(costs)}\n")
     print(f"Every round:\n\n{report.workloads_table([m for r in rounds for m in r])}\n")
     if scaling_rows:
         print(f"Scaling ({args.pool[0]} pool):\n\n{report.scaling_table(scaling_rows)}\n")
+    if long is not None:
+        print(f"{report.long_run_title(long)}:\n\n{report.long_run_table(long)}\n")
     print(f"Targets:\n{report.targets_text(targets)}\n")
     print(
         f"Machine: {described['cpu']}, {described['cores']} cores, {described['ram_gb']} GB RAM,"
@@ -223,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             for row in scaling_rows
         ],
+        "long_run": None if long is None else asdict(long) | {"growth": long.growth()},
         "targets": [asdict(t) for t in targets],
         "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
         "total_seconds": round(total, 1),
