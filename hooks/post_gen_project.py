@@ -10,7 +10,9 @@ from pathlib import Path
 
 PACKAGE = Path("src") / "{{ cookiecutter.package_name }}"
 
-# Placeholders in .env.example; each becomes a fresh secret in .env.
+# Placeholders in .env.example; each becomes a fresh secret in .env. The
+# database's and the broker's (Redis's requirepass, or RabbitMQ's app user) go
+# into URLs too: DATABASE_URL, CELERY_BROKER_URL, CELERY_RESULT_BACKEND.
 SECRET_PLACEHOLDERS = (
     "change-me-db-root",
     "change-me-db",
@@ -65,6 +67,16 @@ def remove_github_actions() -> None:
     remove(".github")
 
 
+def new_secret() -> str:
+    """128 random bits as 32 hex digits: safe in a URL's password as they are.
+
+    Hex needs no percent-encoding, so DATABASE_URL and CELERY_BROKER_URL take the
+    same string as the server's own setting; Redis, RabbitMQ, PostgreSQL and
+    MySQL all accept it.
+    """
+    return secrets.token_hex(16)
+
+
 def write_dotenv() -> None:
     """Copy .env.example to .env with a new random secret for each placeholder.
 
@@ -73,7 +85,7 @@ def write_dotenv() -> None:
     """
     text = Path(".env.example").read_text()
     for placeholder in SECRET_PLACEHOLDERS:
-        text = text.replace(placeholder, secrets.token_hex(16))
+        text = text.replace(placeholder, new_secret())
     Path(".env").write_text(text)
 
 
