@@ -14,6 +14,7 @@ from .test_generated_suites import MARIADB, POSTGRES, REDIS
 
 WORKLOADS = ["ceiling", "get_from_db", "post_2013", "driver"]
 TASKS = 200
+LONG_RUN = 400
 # get_from_db's round trips: the SELECT in autocommit on PostgreSQL; the SELECT
 # and the ROLLBACK ending its snapshot on MariaDB. The 2013 pattern: BEGIN,
 # SELECT, ROLLBACK on PostgreSQL (psycopg sends BEGIN); SELECT, ROLLBACK, and the
@@ -37,7 +38,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
         env={
             "PATH": f"{BIN}:{os.environ['PATH']}",
             "BENCH_DIR": str(bench_dir),
-            "BENCH_ARGS": f"--tasks {TASKS} --rounds 1 --inprocess-calls 200",
+            "BENCH_ARGS": f"--tasks {TASKS} --rounds 1 --inprocess-calls 200 --long-run {LONG_RUN}",
             "BENCH_SUITE": "0",
         },
         timeout=900,
@@ -47,6 +48,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
     assert "In-process, per task:" in output
     assert "Template bake:" in output
     assert "Targets:" in output
+    assert f"Long run ({LONG_RUN} get_from_db tasks" in output
 
     results = json.loads((bench_dir / "results.json").read_text())
     assert results["bake_seconds"] > 0
@@ -56,6 +58,11 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
         assert bench["machine"]["cores"] == os.cpu_count()
         assert bench["machine"]["database_server"].startswith(server), bench["machine"]
         assert bench["scaling"] == []
+        long_run = bench["long_run"]
+        assert (long_run["failed"], long_run["timed_out"]) == (0, 0), long_run
+        assert [s["tasks_done"] for s in long_run["samples"]] == list(range(40, 401, 40))
+        assert all(s["worker_open_files"] > 0 for s in long_run["samples"])
+        assert all(s["server_connections"] >= 1 for s in long_run["samples"])
         assert {path: c["round_trips"] for path, c in bench["inprocess"].items()} == ROUND_TRIPS[
             database
         ]
