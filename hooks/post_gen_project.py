@@ -59,6 +59,14 @@ def remove_web_files() -> None:
     remove(PACKAGE / "web.py", PACKAGE / "web_flask.py", "tests/test_web_openapi.py", *WEB_FILES)
 
 
+def keep_redis_tests() -> None:
+    remove("tests/test_rabbitmq_restart.py")
+
+
+def keep_rabbitmq_tests() -> None:
+    remove("tests/test_redis_restart.py")
+
+
 def remove_docker_files() -> None:
     remove("Dockerfile", "docker-compose.yml", ".dockerignore")
 
@@ -93,6 +101,7 @@ def main() -> None:
     {"fastapi": keep_fastapi_web, "flask": keep_flask_web, "none": remove_web_files}[
         "{{ cookiecutter.web }}"
     ]()
+    {"redis": keep_redis_tests, "rabbitmq": keep_rabbitmq_tests}["{{ cookiecutter.broker }}"]()
     if not {{ cookiecutter.use_beat }}:
         remove_beat_files()
     if not {{ cookiecutter.use_docker }}:

@@ -81,6 +81,12 @@ FLASK_WEB = "src/my_service/web_flask.py"
         ({"web": "fastapi"}, [*WEB_FILES, "tests/test_web_openapi.py"], [FLASK_WEB]),
         ({"web": "flask"}, WEB_FILES, [FLASK_WEB, "tests/test_web_openapi.py"]),
         ({"web": "none"}, [], [*WEB_FILES, FLASK_WEB, "tests/test_web_openapi.py"]),
+        ({"broker": "redis"}, ["tests/test_redis_restart.py"], ["tests/test_rabbitmq_restart.py"]),
+        (
+            {"broker": "rabbitmq"},
+            ["tests/test_rabbitmq_restart.py"],
+            ["tests/test_redis_restart.py"],
+        ),
     ],
 )
 def test_switches_keep_or_remove_their_files(

@@ -1,4 +1,4 @@
-"""Delivery: a crash redelivers, two nodes share a queue, only JSON gets in."""
+"""Delivery: a crash redelivers, a shutdown hands tasks on, nodes share a queue, JSON only."""
 
 import os
 import signal
@@ -12,11 +12,15 @@ from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import get_from_db
 
+from .broker_state import messages_waiting
 from .conftest import RUN_ID, add_user, own_worker, queue_of, wait_until
 from .worker_process import WorkerProcess
 from .worker_tasks import journal_lines, rename_slowly
 
 TIMEOUT = 60
+# The service reserves one task per process, the one it runs; a worker that
+# reserves one more shows what becomes of a reserved task at shutdown.
+PREFETCH_TWO = ["--prefetch-multiplier=2"]
 
 
 @pytest.mark.usefixtures("broker")
@@ -43,6 +47,59 @@ def test_a_task_whose_process_is_killed_runs_again_and_completes_once(
     assert "WorkerLostError" in log
     session.expire_all()
     assert session.get_one(User, 60).name == "after"
+
+
+def test_a_warm_shutdown_finishes_running_tasks_and_hands_the_rest_on(
+    broker: str, session: scoped_session[Session], tmp_path: Path
+) -> None:
+    users = range(301, 305)
+    for user_id in users:
+        add_user(session, user_id, "before")
+    session.remove()
+    journals = {user_id: tmp_path / f"{user_id}.journal" for user_id in users}
+    # One process each, so that no two tasks write at once (SQLite would make
+    # one of them retry). The first worker runs the first task and reserves
+    # the second; the rest stay in the queue.
+    running, reserved, queued = users[0], users[1], users[2:]
+
+    def lines(user_id: int, kind: str) -> list[str]:
+        return journal_lines(journals[user_id], kind)
+
+    prefetching = own_worker("warm", node="warm-first", concurrency=1, extra=PREFETCH_TWO)
+    with prefetching as first:
+        task_ids = {
+            user_id: rename_slowly.apply_async(
+                (user_id, "after", 2.0 if user_id == running else 0.2, str(journals[user_id])),
+                queue=queue_of("warm"),
+            ).id
+            for user_id in users
+        }
+        wait_until(lambda: lines(running, "start"), "the first task to start")
+        wait_until(lambda: f"[{task_ids[reserved]}] received" in first.log(), "the second")
+        first.process.send_signal(signal.SIGTERM)
+        first.process.wait(TIMEOUT)
+        log = first.log()
+
+    # The running task finished in the process that started it...
+    (started,) = lines(running, "start")
+    assert lines(running, "done") == [f"done {started.split()[1]}"]
+    assert "Warm shutdown" in log
+    # ...and the others, reserved or queued, went back to the queue untouched.
+    # The embedded SQLite broker's worker hands what it receives to its pool
+    # at once, and runs it before it stops: nothing goes back, nothing is lost.
+    handed_on = [user_id for user_id in users if not journals[user_id].exists()]
+    if not broker.startswith("sqla+"):
+        assert handed_on == [reserved, *queued]
+    assert messages_waiting(queue_of("warm")) == len(handed_on)
+
+    with own_worker("warm", node="warm-second", concurrency=1):
+        wait_until(lambda: all(lines(user_id, "done") for user_id in users), "every task")
+
+    # None lost, none run twice.
+    assert {user_id: len(lines(user_id, "start")) for user_id in users} == dict.fromkeys(users, 1)
+    assert {user_id: len(lines(user_id, "done")) for user_id in users} == dict.fromkeys(users, 1)
+    session.expire_all()
+    assert {session.get_one(User, user_id).name for user_id in users} == {"after"}
 
 
 @pytest.mark.usefixtures("broker")

@@ -32,6 +32,9 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def exited(self) -> bool:
+        return self.process.poll() is not None
+
     def wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while READY_MARK not in self.log():

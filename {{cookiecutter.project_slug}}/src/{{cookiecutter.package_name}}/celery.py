@@ -38,6 +38,20 @@ def broker_transport_options(broker_url: str) -> dict[str, int]:
     return {}
 
 
+def cancel_tasks_on_connection_loss(broker_url: str) -> bool:
+    """Stop the running tasks when the connection to RabbitMQ is lost.
+
+    RabbitMQ puts a task back in its queue as soon as the connection that held
+    it is gone, and the acknowledgement of a task that finishes afterwards
+    cannot reach it: left running, the task would complete, then run again.
+    Stopped, its transaction rolls back and it runs again from the start, once.
+    Redis keeps an unacknowledged task until the visibility timeout, and takes
+    the acknowledgement of a task that finishes once it is back: there,
+    stopping the task would only delay it by CELERY_VISIBILITY_TIMEOUT.
+    """
+    return broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))
+
+
 app = Celery(
     "{{ cookiecutter.package_name }}",
     broker=settings.celery_broker_url,
@@ -63,6 +77,9 @@ app.conf.update(
     # the task instead of losing it. Tasks must therefore be idempotent.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    worker_cancel_long_running_tasks_on_connection_loss=cancel_tasks_on_connection_loss(
+        settings.celery_broker_url
+    ),
     # Reserve one task per process at a time, so a slow task does not hold
     # others back, and a crash can only redeliver what was running.
     worker_prefetch_multiplier=1,
