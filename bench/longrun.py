@@ -39,6 +39,9 @@ class Sample:
     tasks_done: int
     seconds: float
     worker_rss_mb: float
+    # The part of worker_rss_mb in the main process (the consumer; the prefork
+    # pool's parent), to tell its growth from the pool processes'.
+    main_process_rss_mb: float
     worker_open_files: int
     server_connections: int | None
 
@@ -56,13 +59,16 @@ class LongRun:
     def growth(self) -> dict[str, float | None]:
         """Last sample minus first: what the run added after warming up."""
         if len(self.samples) < 2:
-            return {"worker_rss_mb": None, "worker_open_files": None, "server_connections": None}
+            return dict.fromkeys(
+                ("worker_rss_mb", "main_process_rss_mb", "worker_open_files", "server_connections")
+            )
         first, last = self.samples[0], self.samples[-1]
         connections = None
         if first.server_connections is not None and last.server_connections is not None:
             connections = last.server_connections - first.server_connections
         return {
             "worker_rss_mb": round(last.worker_rss_mb - first.worker_rss_mb, 1),
+            "main_process_rss_mb": round(last.main_process_rss_mb - first.main_process_rss_mb, 1),
             "worker_open_files": last.worker_open_files - first.worker_open_files,
             "server_connections": connections,
         }
@@ -124,6 +130,9 @@ def long_run(setup: Setup) -> LongRun:
                 tasks_done=done,
                 seconds=round(time.monotonic() - started, 1),
                 worker_rss_mb=round(worker_rss_mb(worker), 1),
+                main_process_rss_mb=round(
+                    psutil.Process(worker.process.pid).memory_info().rss / 2**20, 1
+                ),
                 worker_open_files=worker_open_files(worker),
                 server_connections=open_connections(setup.database_url),
             )

@@ -261,9 +261,23 @@ def long_run_title(run: LongRun) -> str:
 
 
 def long_run_table(run: LongRun) -> str:
-    header = ("tasks done", "seconds", "worker RSS MB", "worker open fds", "server conns")
+    header = (
+        "tasks done",
+        "seconds",
+        "worker RSS MB",
+        "of which main process",
+        "worker open fds",
+        "server conns",
+    )
     rows: list[Sequence[object]] = [
-        (s.tasks_done, s.seconds, s.worker_rss_mb, s.worker_open_files, s.server_connections)
+        (
+            s.tasks_done,
+            s.seconds,
+            s.worker_rss_mb,
+            s.main_process_rss_mb,
+            s.worker_open_files,
+            s.server_connections,
+        )
         for s in run.samples
     ]
     growth = run.growth()
@@ -272,6 +286,7 @@ def long_run_table(run: LongRun) -> str:
             "growth (last - first)",
             "",
             growth["worker_rss_mb"],
+            growth["main_process_rss_mb"],
             growth["worker_open_files"],
             growth["server_connections"],
         )
