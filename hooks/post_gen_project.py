@@ -33,38 +33,32 @@ def remove_beat_files() -> None:
     remove(PACKAGE / "periodic.py", "tests/test_periodic.py")
 
 
-# What every web API needs, whichever framework serves it.
-WEB_FILES = (
-    PACKAGE / "schemas.py",
-    PACKAGE / "users.py",
-    PACKAGE / "task_status.py",
-    PACKAGE / "health.py",
-    "scripts/demo_http.py",
-    "tests/web_server.py",
-    "tests/test_web.py",
-)
+WEB = PACKAGE / "web"
+# The template carries each framework-specific web module twice; Flask's
+# variant ends in _flask.
+FLASK_MODULES = ("app", "user_routes")
 
 
 def keep_fastapi_web() -> None:
-    remove(PACKAGE / "web_flask.py")
+    remove(*(WEB / f"{module}_flask.py" for module in FLASK_MODULES))
 
 
 def keep_flask_web() -> None:
-    # The template carries one web.py per framework; Flask's takes the name.
-    (PACKAGE / "web_flask.py").replace(PACKAGE / "web.py")
-    remove("tests/test_web_openapi.py")
+    for module in FLASK_MODULES:
+        (WEB / f"{module}_flask.py").replace(WEB / f"{module}.py")
+    remove(WEB / "deps.py", "tests/web/test_openapi.py")
 
 
 def remove_web_files() -> None:
-    remove(PACKAGE / "web.py", PACKAGE / "web_flask.py", "tests/test_web_openapi.py", *WEB_FILES)
+    remove(WEB, "scripts/demo_http.py", "tests/web", "tests/support/web_server.py")
 
 
 def keep_redis_tests() -> None:
-    remove("tests/test_rabbitmq_restart.py")
+    remove("tests/worker/test_rabbitmq_restart.py")
 
 
 def keep_rabbitmq_tests() -> None:
-    remove("tests/test_redis_restart.py")
+    remove("tests/worker/test_redis_restart.py")
 
 
 def remove_docker_files() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.models import Base
+from {{ cookiecutter.package_name }}.outbox import model as outbox_model  # noqa: F401
 
 config = context.config
 # alembic.ini's logging is for the alembic command line; a program that runs

@@ -4,16 +4,16 @@ The Makefile points every URL at SQLite files (embedded mode), so no server is
 needed; the worker is a real ``celery worker`` process with a prefork pool.
 """
 
-import time
 from pathlib import Path
 
 from celery.result import AsyncResult
 from sqlalchemy import func, select
-from tests.worker_process import WorkerProcess, running_worker
 
 from {{ cookiecutter.package_name }}.db import db_session
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import get_from_db
+
+from .processes import ChildProcess, running_worker, worker_command
 
 LOG = Path("var/demo/worker.log")
 
@@ -33,12 +33,8 @@ def wait(result: AsyncResult) -> object:  # type: ignore[type-arg]
     return result.get(timeout=60, propagate=False)
 
 
-def wait_for_first_retry(result: AsyncResult, worker: WorkerProcess) -> None:  # type: ignore[type-arg]
-    # Wait for what the worker did, not a fixed time: a busy machine is slow.
-    deadline = time.monotonic() + 60
-    while f"[{result.id}] retry" not in worker.log():
-        expect(time.monotonic() < deadline, "the worker never looked for the user")
-        time.sleep(0.1)
+def wait_for_first_retry(result: AsyncResult, worker: ChildProcess) -> None:  # type: ignore[type-arg]
+    worker.wait_until(lambda: f"[{result.id}] retry" in worker.log(), "the first retry", 60)
 
 
 def expect(condition: bool, failure: str) -> None:
@@ -48,7 +44,7 @@ def expect(condition: bool, failure: str) -> None:
 
 def main() -> None:
     print(f"Starting a real worker (prefork pool, 2 processes); its log: {LOG}")
-    with running_worker(LOG, node_name="demo") as worker:
+    with running_worker(LOG, worker_command(node_name="demo")) as worker:
         ada = add_user("Ada Lovelace", "ada@example.com")
         result = get_from_db.delay(ada)
         value = wait(result)

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.web_server import running_web_server
-from tests.worker_process import WorkerProcess, running_worker
+
+from .processes import ChildProcess, running_worker, worker_command
+from .web_process import running_web_server
 
 LOG_DIR = Path("var/demo")
 GET_FROM_DB = "{{ cookiecutter.package_name }}.tasks.get_from_db"
@@ -32,7 +33,7 @@ def finished(api: httpx.Client, task_id: str) -> dict[str, Any]:
         time.sleep(0.1)
 
 
-def lookups_received(worker: WorkerProcess) -> int:
+def lookups_received(worker: ChildProcess) -> int:
     """How many get_from_db messages the worker took from the queue."""
     return sum(
         f"{GET_FROM_DB}[" in line and "received" in line for line in worker.log().splitlines()
@@ -42,11 +43,13 @@ def lookups_received(worker: WorkerProcess) -> int:
 def main() -> None:
     print(f"Starting a real worker and the web API (make web); their logs: {LOG_DIR}")
     with (
-        running_worker(LOG_DIR / "worker-http.log", node_name="demo-http") as worker,
-        running_web_server(LOG_DIR / "web.log") as web,
-        web.client() as api,
+        running_worker(
+            LOG_DIR / "worker-http.log", worker_command(node_name="demo-http")
+        ) as worker,
+        running_web_server(LOG_DIR / "web.log") as (_, url),
+        httpx.Client(base_url=url, timeout=30) as api,
     ):
-        print(f"5. The API answers on {web.url}.")
+        print(f"5. The API answers on {url}.")
         created = []
         for name, email in [
             ("Alan Turing", "alan@example.com"),

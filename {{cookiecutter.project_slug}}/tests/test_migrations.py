@@ -9,7 +9,8 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy_utils import create_database, drop_database
 
-from .conftest import PROJECT_ROOT, alembic
+from .support.run import alembic
+from scripts.processes import PROJECT_ROOT
 
 
 @pytest.fixture

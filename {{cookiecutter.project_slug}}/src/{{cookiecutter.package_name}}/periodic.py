@@ -1,8 +1,4 @@
-"""Periodic tasks: the same base class and session handling as any task.
-
-``celery -A {{ cookiecutter.package_name }}.celery beat`` sends them on schedule;
-a worker runs them.
-"""
+"""Periodic tasks, sent on schedule by ``celery -A {{ cookiecutter.package_name }}.celery beat``; a worker runs them."""
 
 from celery.utils.log import get_task_logger
 from sqlalchemy import func, select
@@ -11,7 +7,7 @@ from .celery import app
 from .config import settings
 from .db import db_session
 from .models import User
-from .sqlalchemy_task import SqlAlchemyTask
+from .worker.sqlalchemy_task import SqlAlchemyTask
 
 logger = get_task_logger(__name__)
 

@@ -1,8 +1,4 @@
-"""Wait for the database, then migrate it: ``python -m {{ cookiecutter.package_name }}.prestart``.
-
-Run once before workers start (``make migrate`` does), so no worker ever sees
-a database that is missing or behind the code.
-"""
+"""Wait for the database, then migrate it, before any worker starts (``make migrate``)."""
 
 import logging
 
@@ -13,8 +9,7 @@ from .db import wait_for_database
 
 logger = logging.getLogger(__name__)
 
-# Relative to the working directory: run from the project root, as the
-# Makefile does.
+# Run from the project root, as the Makefile does.
 ALEMBIC_INI = "alembic.ini"
 
 

@@ -1,11 +1,6 @@
-"""The service's tasks.
+"""The service's tasks. Pass ids, never ORM objects: a task loads the current row itself.
 
-Pass ids, never ORM objects: an object pickled into a message is a stale copy
-by the time the task runs, and JSON cannot carry it anyway. The task loads
-the current row itself.
-
-Tasks are acknowledged late (see ``celery.py``): a task whose worker dies is run
-again, so each must be idempotent, giving the same result when run twice.
+Tasks are acknowledged late, so each must be idempotent (docs/design.md).
 """
 
 from typing import TypedDict
@@ -17,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, NoResultFound
 from .celery import app
 from .db import db_session, read_in_autocommit
 from .models import User
-from .sqlalchemy_task import SqlAlchemyTask
+from .worker.sqlalchemy_task import SqlAlchemyTask
 
 __all__ = ["SqlAlchemyTask", "UserData", "create_user", "get_from_db"]
 
@@ -41,10 +36,7 @@ def require_positive_int(value: object, name: str) -> int:
 def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
     """Return the user's data, waiting (by retrying) until the row exists."""
     user_id = require_positive_int(user_id, "user_id")
-    # One read needs no transaction: one round trip, the latest committed row.
-    read_in_autocommit(db_session)
-    # Session.get: the ORM's lookup by primary key; its statement is cached,
-    # not rebuilt on every call.
+    read_in_autocommit(db_session)  # one read needs no transaction
     user = db_session.get(User, user_id)
     if user is None:
         # Most likely the transaction that creates it has not committed yet.
@@ -57,10 +49,8 @@ def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
 def create_user(name: str, email: str) -> int:
     """Insert a user and return its id; the same id if this very user exists.
 
-    Idempotent: if the connection is lost during COMMIT, the task cannot know
-    whether the row was stored, and is retried (or redelivered). The second
-    run then finds its own row by the unique email and returns its id. A
-    different user with that email fails for good with the IntegrityError.
+    Run again after a commit whose answer was lost, it finds its own row by the
+    unique email. A different user with that email fails with IntegrityError.
     """
     user = User(name=name, email=email)
     db_session.add(user)

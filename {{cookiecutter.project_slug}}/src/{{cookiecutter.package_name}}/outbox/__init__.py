@@ -1,119 +1,16 @@
 """The transactional outbox: a task is sent if, and only if, its transaction commits.
 
-Sending after the commit (``delay_on_commit``) loses the task when the broker
-is down at that moment or the process dies between commit and publish. Here
-the task is written as a row in the same transaction as the data it is about,
-and a relay publishes committed rows until the broker has taken them::
-
     session.add(user)
     session.flush()  # gives user.id
     add_to_outbox(session, "{{ cookiecutter.package_name }}.tasks.get_from_db", [user.id])
     session.commit()  # the user and the message, or neither
 
-The relay is ``python -m {{ cookiecutter.package_name }}.outbox`` (``make relay``; see
-``outbox.relay`` and ``--help`` for ``--once``, ``status``, ``dead`` and
-``revive``).
-
-Delivery is at least once: a relay that dies after publishing and before
-recording the send publishes that message again, with the same task id. Tasks
-sent through the outbox must be idempotent (as late acks require anyway).
+The relay, ``python -m {{ cookiecutter.package_name }}.outbox`` (``make relay``), publishes
+committed messages until the broker has them: at least once, so tasks sent
+this way must be idempotent. docs/design.md, "Transactional outbox", has the rest.
 """
 
-import json
-import math
-import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from .model import OutboxMessage
+from .writer import add_to_outbox
 
-from sqlalchemy.orm import Session, scoped_session
-
-from ..config import settings
-from ..models import OutboxMessage
-
-# Longest a task may wait before it runs. The worker holds a task that waits
-# for its countdown without acknowledging it; past the visibility timeout Redis
-# hands it out again, and RabbitMQ's consumer_timeout closes the channel.
-MAX_COUNTDOWN = float(settings.celery_visibility_timeout)
-# Furthest ahead a task may expire; beyond it dates overflow.
-MAX_EXPIRES = 366 * 24 * 3600.0
-# AMQP's limits: a queue name is at most 255 bytes, priorities run 0 to 255.
-MAX_QUEUE_NAME = 255
-MAX_PRIORITY = 255
-
-
-def require_seconds(name: str, value: object, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"option {name!r} must be a number of seconds, not {value!r}")
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"option {name!r} must be between {low:g} and {high:g}, not {value!r}")
-
-
-def require_queue(value: object) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"option 'queue' must be a string, not {value!r}")
-    if not 0 < len(value.encode()) <= MAX_QUEUE_NAME:
-        raise ValueError(f"option 'queue' must be 1 to {MAX_QUEUE_NAME} bytes, not {value!r}")
-
-
-def require_priority(value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"option 'priority' must be an integer, not {value!r}")
-    if not 0 <= value <= MAX_PRIORITY:
-        raise ValueError(f"option 'priority' must be between 0 and {MAX_PRIORITY}, not {value!r}")
-
-
-def require_publishable(options: Mapping[str, Any]) -> None:
-    """Refuse now what the relay could never publish: it would only become a dead letter."""
-    for name, value in options.items():
-        if name == "queue":
-            require_queue(value)
-        elif name == "countdown":
-            require_seconds(name, value, 0, MAX_COUNTDOWN)
-        elif name == "expires":
-            require_seconds(name, value, 0, MAX_EXPIRES)
-        elif name == "priority":
-            require_priority(value)
-        else:
-            raise TypeError(
-                f"option {name!r} cannot go through the outbox;"
-                " use queue, countdown, expires or priority"
-            )
-
-
-def add_to_outbox(
-    session: Session | scoped_session[Session],
-    task_name: str,
-    args: Sequence[Any] = (),
-    kwargs: Mapping[str, Any] | None = None,
-    **options: Any,
-) -> str:
-    """Add a message for ``task_name`` to ``session``; return its Celery task id.
-
-    Nothing is sent or committed here: the caller's commit stores the message
-    with the data, a rollback drops both. ``session`` is whichever session holds
-    the transaction (``db_session``, or a ``Session`` of your own). ``options``
-    are ``apply_async`` options: ``queue``, ``countdown`` (counted from the
-    publish), ``expires`` and ``priority``.
-
-    Arguments and options that could not be published raise ``TypeError`` or
-    ``ValueError`` now, in the caller, not later in the relay.
-    """
-    if not isinstance(task_name, str) or not 0 < len(task_name) <= 255:
-        raise ValueError(f"task_name must be a name of 1 to 255 characters, not {task_name!r}")
-    if not isinstance(args, list | tuple):
-        raise TypeError(f"args must be a list or a tuple, not {type(args).__name__}")
-    require_publishable(options)
-    kwargs = dict(kwargs or {})
-    # allow_nan=False: PostgreSQL's JSON refuses NaN and Infinity.
-    json.dumps([args, kwargs], allow_nan=False)
-    task_id = str(uuid.uuid4())
-    session.add(
-        OutboxMessage(
-            task_id=task_id,
-            task_name=task_name,
-            args=list(args),
-            kwargs=kwargs,
-            options=options,
-        )
-    )
-    return task_id
+__all__ = ["OutboxMessage", "add_to_outbox"]

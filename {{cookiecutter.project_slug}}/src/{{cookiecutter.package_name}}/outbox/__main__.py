@@ -1,19 +1,12 @@
-"""``python -m {{ cookiecutter.package_name }}.outbox``: run the relay, or look after the outbox.
-
-- no command: relay every OUTBOX_RELAY_EVERY seconds until SIGTERM or SIGINT;
-- ``--once``: relay what is waiting, then exit (status 1: the broker is down);
-- ``status``: unsent and dead counts and the oldest unsent message's age, exit
-  status 1 past OUTBOX_ALERT_AFTER (a health check);
-- ``dead``: list the dead letters;
-- ``revive ID...``: give dead letters a fresh set of attempts.
-"""
+"""``python -m {{ cookiecutter.package_name }}.outbox``: run the relay, or look after the outbox (``--help``)."""
 
 import argparse
 import logging
 from collections.abc import Sequence
 
 from ..config import settings
-from .relay import Relay, dead_letters, describe, outbox_status, relay_once, revive
+from .commands import dead_letters, describe, outbox_status, revive
+from .relay import Relay, relay_once
 
 
 def main(argv: Sequence[str] | None = None) -> int:

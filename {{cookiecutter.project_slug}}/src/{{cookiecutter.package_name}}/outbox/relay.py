@@ -1,23 +1,16 @@
-"""The relay: publish committed outbox messages until the broker has them.
+"""The relay: publish committed outbox messages, oldest first, until the broker has them.
 
-Each batch, in one transaction: lock up to 100 unsent messages, oldest first,
-publish each, and record what happened to it. "Sent" means the broker has the
-message: on RabbitMQ the relay waits for the publisher confirm, on Redis for
-the command's reply. A message the broker refuses (or Celery cannot encode)
-counts an attempt and keeps its error, and the batch goes on with the next
-one; after OUTBOX_MAX_ATTEMPTS it becomes a dead letter, logged and listed by
-``outbox dead``. A broker or database that is down ends the batch: what was
-sent is recorded, the rest waits for the next pass.
-
-Sent messages are deleted once older than OUTBOX_RETENTION, and the relay
-warns when the oldest unsent message is older than OUTBOX_ALERT_AFTER.
+Each batch, in one transaction, locks up to BATCH_SIZE unsent rows, publishes
+each and records its outcome. A message the broker refuses counts an attempt
+(a dead letter after OUTBOX_MAX_ATTEMPTS) and the batch goes on; a broker or
+database that is down ends the batch, and the rest waits for the next pass.
 """
 
 import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,22 +20,22 @@ from typing import Any
 from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as BrokerUnavailable
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..celery import app
 from ..config import settings
 from ..db import engine
-from ..models import OutboxMessage
+from .commands import database_now, outbox_status
+from .model import UNSENT, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 
-# For connecting and for each publish: a few quick attempts, then give up. A
-# message the broker refuses stays in the outbox for the next pass, so waiting
-# longer here gains nothing (kombu's defaults keep trying for seconds).
+# A few quick attempts, then give up: a refused message waits for the next
+# pass anyway (kombu's defaults keep trying for seconds).
 PUBLISH_RETRY_POLICY: dict[str, Any] = {
     "max_retries": 2,
     "interval_start": 0,
@@ -50,12 +43,10 @@ PUBLISH_RETRY_POLICY: dict[str, Any] = {
     "interval_max": 0.5,
 }
 
-# Under MySQL/MariaDB's default REPEATABLE READ, the relay's locking read also
-# locks the gap after the last unsent row, which would block every transaction
-# adding a message until the relay commits. READ COMMITTED locks rows only.
-# On SQLite, BEGIN IMMEDIATE takes the write lock before the relay reads: a
-# deferred transaction that reads first cannot upgrade to write while the
-# application writes ("database is locked"), and would publish its batch again.
+# MySQL/MariaDB: REPEATABLE READ would lock the gap after the last unsent row
+# and block every writer of a new message until the relay commits. SQLite:
+# BEGIN IMMEDIATE takes the write lock before reading; a deferred transaction
+# could not upgrade while the application writes, and would publish again.
 RELAY_EXECUTION_OPTIONS = {
     "mysql": {"isolation_level": "READ COMMITTED"},
     "mariadb": {"isolation_level": "READ COMMITTED"},
@@ -63,7 +54,14 @@ RELAY_EXECUTION_OPTIONS = {
 }
 relay_engine = engine.execution_options(**RELAY_EXECUTION_OPTIONS.get(engine.dialect.name, {}))
 
-UNSENT = (OutboxMessage.sent_at.is_(None), OutboxMessage.dead_at.is_(None))
+# Among unsent rows sent_at and dead_at are NULL, so index order is id order;
+# PostgreSQL reads the index without sorting only when told all three,
+# MySQL/MariaDB only when told id alone.
+OLDEST_FIRST = (
+    (OutboxMessage.id,)
+    if engine.dialect.name in ("mysql", "mariadb")
+    else (OutboxMessage.sent_at, OutboxMessage.dead_at, OutboxMessage.id)
+)
 
 
 @dataclass
@@ -76,8 +74,8 @@ class Batch:
 @contextmanager
 def broker_connection() -> Iterator[Connection]:
     """A connection of its own, with publisher confirms on AMQP."""
-    # Only py-amqp knows confirm_publish; the Redis transport's reply already
-    # says the message is stored, and the SQLite transport rejects the option.
+    # Redis's reply already says the message is stored; SQLite's transport
+    # rejects the option.
     url = settings.celery_broker_url
     options = {"confirm_publish": True} if url.startswith(("amqp://", "amqps://")) else {}
     connection: Connection = app.connection_for_write(transport_options=options)
@@ -102,33 +100,30 @@ def record_failure(message: OutboxMessage, error: Exception, now: datetime, batc
     cause = error.__cause__ or error  # kombu wraps the broker's own reason
     message.last_error = f"{type(cause).__name__}: {cause}"[:2000]
     batch.failed += 1
-    if message.attempts >= settings.outbox_max_attempts:
-        message.dead_at = now
-        batch.dead += 1
-        logger.error(
-            "outbox message %s (%s[%s]) is a dead letter after %d attempts: %s",
-            message.id,
-            message.task_name,
-            message.task_id,
-            message.attempts,
-            message.last_error,
-        )
-    else:
+    if message.attempts < settings.outbox_max_attempts:
         logger.warning(
             "could not publish outbox message %s (attempt %d): %s",
             message.id,
             message.attempts,
             message.last_error,
         )
+        return
+    message.dead_at = now
+    batch.dead += 1
+    logger.error(
+        "outbox message %s (%s[%s]) is a dead letter after %d attempts: %s",
+        message.id,
+        message.task_name,
+        message.task_id,
+        message.attempts,
+        message.last_error,
+    )
 
 
 def publish_all(
     messages: Sequence[OutboxMessage], now: datetime, batch: Batch
 ) -> BaseException | None:
-    """Publish ``messages`` in order, recording each outcome on its row.
-
-    Returns the error that stopped it if the broker stopped answering.
-    """
+    """Publish in order, recording each outcome; return the error if the broker went down."""
     with broker_connection() as connection:
         producer = connection.Producer()
         broker_down: tuple[type[BaseException], ...] = (
@@ -139,13 +134,13 @@ def publish_all(
             try:
                 publish(producer, message)
             except Exception as error:
-                # RabbitMQ's nack refuses this message (a full queue, say); kombu
-                # reports it like a lost connection, but the broker is up.
+                # RabbitMQ's nack (a full queue, say) comes as a connection
+                # error, but the broker is up: only this message failed.
                 refused = isinstance(error.__cause__, MessageNacked)
                 if isinstance(error, broker_down) and not refused:
-                    return error  # the broker is down: the rest waits for the next pass
+                    return error
                 record_failure(message, error, now, batch)
-                # A refused message may have closed the channel; use a fresh one.
+                # A refused message may have closed the channel.
                 producer.revive(connection.channel())
             else:
                 message.sent_at = now
@@ -153,21 +148,9 @@ def publish_all(
     return None
 
 
-# Oldest first. Among unsent rows sent_at and dead_at are both NULL, so the
-# index's own column order is id order. PostgreSQL needs it spelled that way to
-# read the index without sorting (it does not treat IS NULL as fixing a
-# column); MySQL/MariaDB sort unless asked for id alone.
-OLDEST_FIRST = (
-    (OutboxMessage.id,)
-    if engine.dialect.name in ("mysql", "mariadb")
-    else (OutboxMessage.sent_at, OutboxMessage.dead_at, OutboxMessage.id)
-)
-
-
 def unsent_oldest_first(limit: int) -> Select[Any]:
     """The relay's query, answered by ``ix_outbox_messages_unsent`` in index order."""
-    # SKIP LOCKED leaves the rows another relay is publishing to that relay:
-    # two relays never send the same row, and neither waits for the other.
+    # SKIP LOCKED: two relays never send the same row, and neither waits.
     return (
         select(OutboxMessage)
         .where(*UNSENT)
@@ -178,31 +161,33 @@ def unsent_oldest_first(limit: int) -> Select[Any]:
 
 
 def relay_batch(limit: int = BATCH_SIZE) -> Batch:
-    """Publish up to ``limit`` unsent messages, oldest first, and record the outcome.
+    """Publish up to ``limit`` unsent messages and record the outcome.
 
-    The rows stay locked until the commit that records them. If the broker
-    stops answering, what was sent before is committed and ``BrokerUnavailable``
-    is raised.
+    If the broker stops answering, what was sent is committed, then
+    ``BrokerUnavailable`` is raised.
     """
     batch = Batch()
     with Session(relay_engine) as session:
         messages = session.scalars(unsent_oldest_first(limit)).all()
         if not messages:
-            # Closing rolls back: no broker connection, and no commit to wait
-            # for (on SQLite, a commit would wait for every reader).
+            # Roll back: a commit would wait for every reader on SQLite.
             return batch
         broker_down = publish_all(messages, database_now(session), batch)
-        # What was sent, and every failed attempt, goes on record.
         session.commit()
     if broker_down is not None:
         raise broker_down
     return batch
 
 
-def database_now(session: Session) -> datetime:
-    """The database's clock: every time in the table comes from it."""
-    now: datetime = session.execute(select(func.now())).scalar_one()
-    return now
+def relay_pending(stopping: Callable[[], bool] = lambda: False) -> int:
+    """Relay batches until the outbox is drained or ``stopping()``; return how many were sent."""
+    sent = 0
+    while not stopping():
+        batch = relay_batch()
+        sent += batch.sent
+        if batch.sent + batch.failed < BATCH_SIZE:
+            break
+    return sent
 
 
 def purge_sent(retention: float) -> int:
@@ -217,56 +202,8 @@ def purge_sent(retention: float) -> int:
         return int(getattr(purged, "rowcount", 0) or 0)
 
 
-@dataclass
-class Status:
-    unsent: int
-    dead: int
-    oldest_unsent_age: float | None
-
-    def stuck(self, alert_after: float) -> bool:
-        return self.oldest_unsent_age is not None and self.oldest_unsent_age > alert_after
-
-    def __str__(self) -> str:
-        age = "-" if self.oldest_unsent_age is None else f"{self.oldest_unsent_age:.1f}s"
-        return f"unsent {self.unsent}, dead {self.dead}, oldest unsent {age}"
-
-
-def outbox_status() -> Status:
-    with Session(engine) as session:
-        unsent, oldest = session.execute(
-            select(func.count(), func.min(OutboxMessage.created_at)).where(*UNSENT)
-        ).one()
-        dead = session.execute(
-            select(func.count()).where(OutboxMessage.dead_at.is_not(None))
-        ).scalar_one()
-        age = None if oldest is None else (database_now(session) - oldest).total_seconds()
-    return Status(int(unsent), int(dead), age)
-
-
-def dead_letters() -> list[OutboxMessage]:
-    with Session(engine, expire_on_commit=False) as session:
-        query = select(OutboxMessage).where(OutboxMessage.dead_at.is_not(None))
-        return list(session.scalars(query.order_by(OutboxMessage.id)))
-
-
-def revive(message_ids: Sequence[int]) -> int:
-    """Give dead letters a fresh set of attempts; return how many there were."""
-    with Session(engine) as session, session.begin():
-        revived = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.dead_at.is_not(None))
-            .values(dead_at=None, attempts=0)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(revived, "rowcount", 0) or 0)
-
-
 class Relay:
-    """The relay loop: a pass every ``every`` seconds until SIGTERM or SIGINT.
-
-    A signal lets the batch being published finish and be recorded, then the
-    loop ends: nothing is published twice because the relay was stopped.
-    """
+    """A pass every ``every`` seconds until SIGTERM or SIGINT, which let the batch finish."""
 
     def __init__(self, every: float) -> None:
         self.every = every
@@ -288,17 +225,11 @@ class Relay:
 
     def one_pass(self) -> None:
         try:
-            sent = 0
-            while not self.stopping.is_set():
-                batch = relay_batch()
-                sent += batch.sent
-                if batch.sent + batch.failed < BATCH_SIZE:
-                    break
+            sent = relay_pending(self.stopping.is_set)
             purge_sent(settings.outbox_retention)
             self.warn_if_stuck()
         except (BrokerUnavailable, DBAPIError) as error:
-            # Both heal when the server is back; the messages wait meanwhile.
-            # One line per outage, not one per pass.
+            # Both heal when the server is back. One line per outage.
             if not self.failing:
                 logger.warning("cannot relay, trying again every %ss: %s", self.every, error)
             self.failing = True
@@ -310,8 +241,7 @@ class Relay:
             logger.info("sent %d message(s)", sent)
 
     def warn_if_stuck(self) -> None:
-        # At most once a minute: a stuck outbox stays stuck for a while.
-        if time.monotonic() - self.last_alert < 60:
+        if time.monotonic() - self.last_alert < 60:  # at most once a minute
             return
         status = outbox_status()
         if status.stuck(settings.outbox_alert_after):
@@ -325,13 +255,8 @@ class Relay:
 
 def relay_once() -> int:
     """One pass for ``--once``: the exit status is 1 if the broker is down."""
-    sent = 0
     try:
-        while True:
-            batch = relay_batch()
-            sent += batch.sent
-            if batch.sent + batch.failed < BATCH_SIZE:
-                break
+        sent = relay_pending()
     except BrokerUnavailable as error:
         # One clear line: the traceback would only show kombu's retry machinery.
         logger.error(
@@ -343,13 +268,3 @@ def relay_once() -> int:
     purge_sent(settings.outbox_retention)
     logger.info("sent %d message(s)", sent)
     return 0
-
-
-def describe(message: OutboxMessage) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "task": f"{message.task_name}[{message.task_id}]",
-        "attempts": message.attempts,
-        "dead_at": message.dead_at,
-        "last_error": message.last_error,
-    }

@@ -1,0 +1,1 @@
+"""Developer scripts: the demo, and the child processes it and the tests start."""

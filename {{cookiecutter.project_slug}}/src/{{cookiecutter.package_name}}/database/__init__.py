@@ -1,0 +1,1 @@
+"""The database plumbing behind ``db.py``; docs/design.md explains each part."""

@@ -1,0 +1,54 @@
+"""The FastAPI app: error answers, ``/health`` and ``/tasks``; ``user_routes`` adds ``/users``.
+
+The handlers are plain ``def``: FastAPI runs them in its thread pool, each
+thread with its own connection.
+"""
+
+import logging
+import uuid
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..database.transient_errors import is_transient
+from . import user_routes
+from .health import service_checks
+from .schemas import Problem, TaskStatus
+from .task_status import ResultsNotShared, read_task_status
+
+logger = logging.getLogger(__name__)
+
+app = FastAPI(
+    title={{ cookiecutter.project_name | tojson }},
+    description={{ cookiecutter.description | tojson }},
+)
+app.include_router(user_routes.router)
+
+
+@app.exception_handler(SQLAlchemyError)
+def database_unavailable(_: Request, error: SQLAlchemyError) -> JSONResponse:
+    """A database that is down, restarting or overloaded answers 503, not 500."""
+    if not is_transient(error):
+        raise error
+    logger.warning("database unavailable: %s", error)
+    return JSONResponse(
+        {"detail": "the database is unavailable; try again later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+@app.get("/tasks/{task_id}", responses={501: {"model": Problem}})
+def read_task(task_id: uuid.UUID) -> TaskStatus:
+    try:
+        return read_task_status(str(task_id))
+    except ResultsNotShared as error:
+        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(error)) from error
+
+
+@app.get("/health", responses={503: {"description": "A server does not answer"}})
+def health() -> JSONResponse:
+    """200 when the database and the broker answer; 503 names the one that does not."""
+    checks = service_checks()
+    healthy = all(state == "ok" for state in checks.values())
+    return JSONResponse(checks, status_code=200 if healthy else 503)

@@ -1,0 +1,91 @@
+"""``SqlAlchemyTask``: retries what heals, and sends tasks only once a transaction commits.
+
+The session handling every attempt needs, whatever its base class, is in
+``lifecycle.py``.
+"""
+
+import random
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Retry
+from celery.result import AsyncResult
+from celery.utils import uuid
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, scoped_session
+
+from ..config import settings
+from ..database.after_commit import call_after_commit
+from ..database.transient_errors import is_transient
+from ..db import db_session
+from ..outbox.writer import add_to_outbox
+
+
+def backoff_delay(retries: int) -> float:
+    """Seconds before retry ``retries + 1``: exponential, half fixed and half random."""
+    delay = min(settings.task_retry_backoff_max, settings.task_retry_delay * 2.0**retries)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+class SqlAlchemyTask(Task):  # type: ignore[type-arg]
+    """Base class for tasks that use ``db_session``.
+
+    A database error that may heal (``transient_errors``) is retried with
+    backoff, up to TASK_MAX_RETRIES times; any other error fails at once.
+    """
+
+    abstract = True
+    max_retries = settings.task_max_retries
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Not autoretry_for: exception classes cannot tell a lost connection
+        # from a missing table; the error's code can.
+        try:
+            return super().__call__(*args, **kwargs)
+        except SQLAlchemyError as error:
+            if not is_transient(error):
+                raise
+            raise self.retry(exc=error) from error
+
+    def retry(self, *args: Any, **kwargs: Any) -> Retry:
+        # Celery's retry_backoff takes whole seconds only; this allows fractions.
+        if kwargs.get("countdown") is None and kwargs.get("eta") is None:
+            kwargs["countdown"] = backoff_delay(self.request.retries)
+        return super().retry(*args, **kwargs)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
+        """``delay()`` once ``db_session`` commits; dropped on rollback, at once outside one."""
+        return self.apply_async_on_commit(args, kwargs)
+
+    def apply_async_on_commit(
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        session: Session | scoped_session[Session] = db_session,
+        **options: Any,
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """``apply_async()`` once ``session``, the one writing the task's data, commits."""
+        options.setdefault("task_id", uuid())
+        call_after_commit(as_session(session), lambda: self.apply_async(args, kwargs, **options))
+        return self.AsyncResult(options["task_id"])
+
+    def delay_via_outbox(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
+        """Write the task to the outbox in ``db_session``'s transaction."""
+        return self.apply_async_via_outbox(args, kwargs)
+
+    def apply_async_via_outbox(
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        session: Session | scoped_session[Session] = db_session,
+        **options: Any,
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        """Write the task to the outbox in ``session``'s transaction (``add_to_outbox``)."""
+        task_id = add_to_outbox(as_session(session), self.name, args or (), kwargs, **options)
+        return self.AsyncResult(task_id)
+
+
+def as_session(session: Session | scoped_session[Session]) -> Session:
+    return session() if isinstance(session, scoped_session) else session

@@ -1,0 +1,63 @@
+"""What the plumbing costs in round trips to the database, counted on the wire.
+
+The worker reaches the database through a proxy that counts round trips: each
+time the client speaks after the server has answered. No ping, and no BEGIN
+or ROLLBACK that the work does not need.
+"""
+
+import pytest
+from sqlalchemy.orm import Session, scoped_session
+
+from ..support.probe_tasks import insert_record, read_record
+from ..support.records import add_record
+from ..support.run import queue_of
+from ..support.tcp_proxy import TcpProxy
+from ..support.workers import own_worker
+
+TIMEOUT = 60
+TASKS = 20
+WARM_UP = 6
+# Round trips per task. A read by id on PostgreSQL: the SELECT, in autocommit
+# (read_in_autocommit). On MySQL/MariaDB: the SELECT, then the ROLLBACK that
+# ends its snapshot. An insert on PostgreSQL: BEGIN, INSERT, COMMIT (psycopg
+# sends BEGIN on its own); on MySQL/MariaDB: INSERT, COMMIT.
+EXPECTED = {
+    "postgresql": {"read": 1, "insert": 3},
+    "mysql": {"read": 2, "insert": 2},
+}
+
+
+@pytest.mark.usefixtures("broker")
+def test_each_task_makes_only_the_round_trips_its_work_needs(
+    session: scoped_session[Session],
+    database_url: str,
+    database_server: str,
+    database_proxy: TcpProxy,
+) -> None:
+    add_record(session, 90)
+    session.remove()
+    proxy = database_proxy
+    env = {"DATABASE_URL": proxy.url_through(database_url)}
+    # One process, so every task reuses the one pooled connection.
+    with own_worker("round-trips", concurrency=1, env=env):
+        queue = queue_of("round-trips")
+
+        def run(task: str) -> None:
+            if task == "read":
+                assert read_record.apply_async((90,), queue=queue).get(timeout=TIMEOUT)["id"] == 90
+            else:
+                insert_record.apply_async(("round trip",), queue=queue).get(timeout=TIMEOUT)
+
+        # Once-per-connection costs are not a task's: the first task connects,
+        # and psycopg prepares a statement on the server after its fifth run.
+        for task in ("read", "insert") * WARM_UP:
+            run(task)
+
+        counted = {}
+        for task in ("read", "insert"):
+            before = proxy.round_trips_once_quiet()
+            for _ in range(TASKS):
+                run(task)
+            counted[task] = (proxy.round_trips_once_quiet() - before) / TASKS
+
+    assert counted == EXPECTED[database_server]

@@ -1,0 +1,121 @@
+"""The outbox's command line and the relay loop, run as processes the way an operator runs them."""
+
+import time
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, scoped_session
+
+from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
+from {{ cookiecutter.package_name }}.outbox.relay import relay_batch
+
+from ..support.broker_state import messages_waiting
+from ..support.outbox_state import (
+    add_messages,
+    add_unpublishable,
+    new_record,
+    run_outbox_command,
+    stored,
+    stored_unsent,
+)
+from ..support.probe_tasks import read_record
+from ..support.run import TMP_DIR
+from ..support.tcp_proxy import TcpProxy
+from ..support.waiting import wait_until
+from scripts.processes import running_relay
+
+TIMEOUT = 60
+
+
+def test_status_dead_and_revive_from_the_command_line(session: scoped_session[Session]) -> None:
+    bad = add_unpublishable(session, new_record(session))
+    session.commit()
+    for _ in range(settings.outbox_max_attempts):
+        relay_batch()
+
+    listed = run_outbox_command("dead")
+    status = run_outbox_command("status")
+    revived = run_outbox_command("revive", str(stored(bad).id))
+
+    assert bad in listed.stdout
+    assert "OverflowError" in listed.stdout
+    assert status.returncode == 0, status.stdout
+    assert status.stdout.startswith("unsent 0, dead 1, oldest unsent -")
+    assert revived.stdout.strip() == "revived 1 message(s)"
+    assert stored(bad).dead_at is None
+
+
+def test_status_fails_once_the_oldest_unsent_message_is_too_old(
+    session: scoped_session[Session],
+) -> None:
+    add_to_outbox(session, read_record.name, [new_record(session).id])
+    session.commit()
+
+    fresh = run_outbox_command("status", env={"OUTBOX_ALERT_AFTER": "3600"})
+    time.sleep(1.1)  # older than the threshold below, by the database's clock
+    stale = run_outbox_command("status", env={"OUTBOX_ALERT_AFTER": "1"})
+
+    assert fresh.returncode == 0, fresh.stdout
+    assert fresh.stdout.startswith("unsent 1, dead 0, oldest unsent ")
+    assert stale.returncode == 1, stale.stdout
+
+
+@pytest.mark.usefixtures("worker")
+def test_sent_messages_are_deleted_after_the_retention_period(
+    session: scoped_session[Session],
+) -> None:
+    record = new_record(session)
+    old = [add_to_outbox(session, read_record.name, [record.id]) for _ in range(2)]
+    session.commit()
+    assert relay_batch().sent == 2
+    time.sleep(2.1)  # older than the retention below, by the database's clock (whole seconds)
+    recent = add_to_outbox(session, read_record.name, [record.id])
+    session.commit()
+
+    relayed = run_outbox_command("--once", env={"OUTBOX_RETENTION": "2"})
+
+    assert relayed.returncode == 0, relayed.stderr
+    remaining = session.scalars(select(OutboxMessage.task_id)).all()
+    assert remaining == [recent], old
+
+
+def test_sigterm_lets_the_batch_finish_and_nothing_is_published_twice(
+    session: scoped_session[Session], unwatched_queue: str
+) -> None:
+    messages = 300
+    add_messages(session, messages, unwatched_queue)
+    env = {"OUTBOX_RELAY_EVERY": "60"}
+
+    with running_relay(TMP_DIR / "relay-sigterm.log", env) as relay:
+        # A first batch is on record: the relay is in the middle of its pass.
+        wait_until(lambda: stored_unsent() < messages, "the relay to send a batch")
+        relay.stop(timeout=TIMEOUT)
+        log = relay.log()
+
+    assert relay.process.returncode == 0, log
+    assert "SIGTERM: stopping after this batch" in log
+    assert "relay stopped" in log
+    assert stored_unsent() > 0, "stopped before the end of its pass"
+    assert run_outbox_command("--once").returncode == 0
+    # Every message reached the broker exactly once.
+    assert messages_waiting(unwatched_queue) == messages
+
+
+def test_the_relay_loop_rides_out_a_database_outage(
+    session: scoped_session[Session], database_url: str, database_proxy: TcpProxy
+) -> None:
+    env = {"DATABASE_URL": database_proxy.url_through(database_url), "OUTBOX_RELAY_EVERY": "0.2"}
+
+    with running_relay(TMP_DIR / "relay-outage.log", env) as relay:
+        database_proxy.stop()
+        wait_until(lambda: "cannot relay" in relay.log(), "a pass to fail")
+        task_id = add_to_outbox(session, read_record.name, [new_record(session).id])
+        session.commit()
+        assert not relay.exited(), "the relay died"
+        database_proxy.start()
+        wait_until(lambda: stored(task_id).sent_at is not None, "the relay to send it")
+        relay.stop(timeout=TIMEOUT)
+
+    assert relay.process.returncode == 0, relay.log()
+    assert "relaying again" in relay.log()

@@ -1,0 +1,78 @@
+"""This test run: its own database, queue and temporary folder.
+
+The processes the tests start (workers, the web API, the relay) inherit the
+run through the environment.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+from {{ cookiecutter.package_name }} import config
+
+from scripts.processes import PROJECT_ROOT
+
+RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
+TMP_DIR = Path(
+    os.environ.setdefault(
+        "TEST_TMP_DIR", tempfile.mkdtemp(prefix=f"{{ cookiecutter.package_name }}-tests-{RUN_ID}-")
+    )
+)
+
+# Small, fast retries for the workers; tests read them back from settings.
+TEST_SETTINGS = {
+    "TASK_MAX_RETRIES": "10",
+    "TASK_RETRY_DELAY": "0.1",
+    "TASK_RETRY_BACKOFF_MAX": "0.5",
+}
+
+
+def database_for_this_run(server_url: str) -> URL:
+    """A new database on the same server, or a new SQLite file."""
+    url = make_url(server_url)
+    if url.get_backend_name() == "sqlite":
+        return url.set(database=str(TMP_DIR / "test.sqlite3"))
+    return url.set(database=f"test_{{ cookiecutter.package_name }}_{RUN_ID}")
+
+
+def use_this_runs_database_and_queue() -> None:
+    """Set the environment, then rebuild ``config.settings`` from it; once per run."""
+    if "SERVER_DATABASE_URL" in os.environ:
+        return  # a process the run started: the environment is set already
+    server_url = config.settings.database_url
+    os.environ["SERVER_DATABASE_URL"] = server_url
+    os.environ["DATABASE_URL"] = database_for_this_run(server_url).render_as_string(
+        hide_password=False
+    )
+    os.environ["CELERY_QUEUE"] = queue_of("session")
+    os.environ.update(TEST_SETTINGS)
+    config.settings = config.Settings()
+
+
+def queue_of(name: str) -> str:
+    return f"test-{RUN_ID}-{name}"
+
+
+def require_server(what: str, url: str, error: Exception) -> None:
+    """Fail under CI, skip elsewhere, when a server the tests need is down."""
+    message = f"{what} at {make_url(url).render_as_string()} is not reachable ({error})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(f"{message}; start it{{ ' (docker compose up -d)' if cookiecutter.use_docker else '' }} or point the URL at one")
+
+
+def alembic(*args: str) -> subprocess.CompletedProcess[str]:
+    """The alembic command line, as a user runs it, on this run's database."""
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )

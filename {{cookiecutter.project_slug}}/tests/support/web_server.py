@@ -1,0 +1,27 @@
+"""The web API under test: ``make web`` as a developer runs it, and a client for it."""
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from .run import TMP_DIR
+from scripts.processes import ChildProcess
+from scripts.web_process import running_web_server
+
+
+@dataclass
+class WebServer:
+    process: ChildProcess
+    url: str
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+@contextmanager
+def web_server(name: str, env: Mapping[str, str] | None = None) -> Iterator[WebServer]:
+    """The API on this run's database; ``env`` overrides settings (a proxy's URL, a queue)."""
+    with running_web_server(TMP_DIR / f"web-{name}.log", env) as (process, url):
+        yield WebServer(process, url)
