@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
+from .round_trips import RoundTripCounter
+
 WARM_UP = 50
 PATHS = ("service", "post_2013", "driver")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
@@ -90,8 +92,6 @@ def costs(
     database_url: str, users: int, calls: int, env: dict[str, str]
 ) -> dict[str, dict[str, float]]:
     """``{path: {"us_per_task": ..., "round_trips": ...}}`` on ``database_url``."""
-    from tests.tcp_proxy import TcpProxy
-
     backend = make_url(database_url).get_backend_name()
     results: dict[str, dict[str, float]] = {}
     for path in PATHS:
@@ -99,12 +99,13 @@ def costs(
         results[path] = {"us_per_task": round(seconds / calls * 1e6, 1)}
         if backend not in DEFAULT_PORTS:
             continue
-        with TcpProxy.in_front_of(database_url, DEFAULT_PORTS[backend]) as proxy:
+        with RoundTripCounter.in_front_of(database_url, DEFAULT_PORTS[backend]) as proxy:
             proxied = {**env, "DATABASE_URL": proxy.url_through(database_url)}
             counted = []
             for n in (calls, 2 * calls):
                 before = proxy.round_trips
                 run_subprocess(path, n, users, proxied)
+                proxy.wait_closed()
                 counted.append(proxy.round_trips - before)
         results[path]["round_trips"] = round((counted[1] - counted[0]) / calls, 2)
     return results

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import psutil
 from celery.backends.base import KeyValueStoreBackend
 from my_service.celery import app
-from tests.worker_process import WorkerProcess, running_worker
+from scripts.processes import ChildProcess, running_worker, worker_command
 
 from .server_state import open_connections
 from .workload import (
@@ -74,7 +74,7 @@ class LongRun:
         }
 
 
-def worker_open_files(worker: WorkerProcess) -> int:
+def worker_open_files(worker: ChildProcess) -> int:
     """File descriptors held by the worker and its pool processes (sockets, pipes, files)."""
     parent = psutil.Process(worker.process.pid)
     total = 0
@@ -109,15 +109,14 @@ def long_run(setup: Setup) -> LongRun:
     print(f"{label}: starting a worker (log: {log})", file=sys.stderr, flush=True)
     run = LongRun(setup.tasks, setup.pool, setup.concurrency)
     batch = max(1, setup.tasks // BATCHES)
-    with running_worker(
-        log,
+    command = worker_command(
         pool=setup.pool,
         concurrency=setup.concurrency,
         node_name=f"bench-long-run-{setup.queue}",
         queue=setup.queue,
         include=INCLUDE,
-        env=setup.env,
-    ) as worker:
+    )
+    with running_worker(log, command, setup.env) as worker:
         started = time.monotonic()
         done = 0
         while done < setup.tasks:

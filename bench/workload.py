@@ -1,8 +1,8 @@
 """One measured run: a fresh worker, N tasks sent, every result collected.
 
-Each run starts its own ``celery worker`` (the same command as the tests'
-workers, so the same app settings), so its memory and connections belong to
-that workload alone.
+Each run starts its own ``celery worker`` with the project's
+``scripts.processes`` (the command its tests' workers run, so the same app
+settings), so its memory and connections belong to that workload alone.
 """
 
 import statistics
@@ -19,7 +19,7 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from my_service.celery import app
-from tests.worker_process import WorkerProcess, running_worker
+from scripts.processes import ChildProcess, running_worker, worker_command
 
 from .server_state import PeakConnections, idle_in_transaction, open_connections
 
@@ -187,7 +187,7 @@ def forget(results: list[AsyncResult]) -> None:  # type: ignore[type-arg]
             return
 
 
-def worker_rss_mb(worker: WorkerProcess) -> float:
+def worker_rss_mb(worker: ChildProcess) -> float:
     """Resident memory of the worker and all its pool processes."""
     parent = psutil.Process(worker.process.pid)
     processes = [parent, *parent.children(recursive=True)]
@@ -230,12 +230,14 @@ def measure(workload: Workload, setup: Setup) -> Measurement:
         PeakConnections(setup.database_url) as connections,
         running_worker(
             log,
-            pool=setup.pool,
-            concurrency=setup.concurrency,
-            node_name=f"bench-{workload.name}-{setup.queue}",
-            queue=setup.queue,
-            include=INCLUDE,
-            env=setup.env,
+            worker_command(
+                pool=setup.pool,
+                concurrency=setup.concurrency,
+                node_name=f"bench-{workload.name}-{setup.queue}",
+                queue=setup.queue,
+                include=INCLUDE,
+            ),
+            setup.env,
         ) as worker,
     ):
         started = time.monotonic()

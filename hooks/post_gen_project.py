@@ -50,7 +50,8 @@ def keep_flask_web() -> None:
 
 
 def remove_web_files() -> None:
-    remove(WEB, "scripts/demo_http.py", "tests/web", "tests/support/web_server.py")
+    remove(WEB, "scripts/demo_http.py", "scripts/web_process.py", "tests/web")
+    remove("tests/support/web_server.py")
 
 
 def keep_redis_tests() -> None:

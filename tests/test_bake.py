@@ -56,17 +56,26 @@ def test_variant_bakes_into_a_clean_project(
     run(typecheck_python, "-m", "mypy", cwd=project)
 
 
+WEB = "src/my_service/web"
 WEB_FILES = [
-    "src/my_service/web.py",
-    "src/my_service/schemas.py",
-    "src/my_service/users.py",
-    "src/my_service/task_status.py",
-    "src/my_service/health.py",
+    f"{WEB}/__init__.py",
+    f"{WEB}/app.py",
+    f"{WEB}/user_routes.py",
+    f"{WEB}/users.py",
+    f"{WEB}/schemas.py",
+    f"{WEB}/task_status.py",
+    f"{WEB}/health.py",
     "scripts/demo_http.py",
-    "tests/web_server.py",
-    "tests/test_web.py",
+    "scripts/web_process.py",
+    "tests/support/web_server.py",
+    "tests/web/test_users.py",
+    "tests/web/test_health.py",
+    "tests/web/test_task_status.py",
 ]
-FLASK_WEB = "src/my_service/web_flask.py"
+FASTAPI_ONLY = [f"{WEB}/deps.py", "tests/web/test_openapi.py"]
+FLASK_VARIANTS = [f"{WEB}/app_flask.py", f"{WEB}/user_routes_flask.py"]
+REDIS_RESTART = "tests/worker/test_redis_restart.py"
+RABBITMQ_RESTART = "tests/worker/test_rabbitmq_restart.py"
 
 
 @pytest.mark.parametrize(
@@ -78,15 +87,11 @@ FLASK_WEB = "src/my_service/web_flask.py"
         ({"use_docker": True}, ["Dockerfile", "docker-compose.yml", ".dockerignore"], []),
         ({"use_github_actions": False}, [], [".github"]),
         ({"use_github_actions": True}, [".github/workflows/ci.yml"], []),
-        ({"web": "fastapi"}, [*WEB_FILES, "tests/test_web_openapi.py"], [FLASK_WEB]),
-        ({"web": "flask"}, WEB_FILES, [FLASK_WEB, "tests/test_web_openapi.py"]),
-        ({"web": "none"}, [], [*WEB_FILES, FLASK_WEB, "tests/test_web_openapi.py"]),
-        ({"broker": "redis"}, ["tests/test_redis_restart.py"], ["tests/test_rabbitmq_restart.py"]),
-        (
-            {"broker": "rabbitmq"},
-            ["tests/test_rabbitmq_restart.py"],
-            ["tests/test_redis_restart.py"],
-        ),
+        ({"web": "fastapi"}, [*WEB_FILES, *FASTAPI_ONLY], FLASK_VARIANTS),
+        ({"web": "flask"}, WEB_FILES, [*FASTAPI_ONLY, *FLASK_VARIANTS]),
+        ({"web": "none"}, [], [WEB, *WEB_FILES, "tests/web"]),
+        ({"broker": "redis"}, [REDIS_RESTART], [RABBITMQ_RESTART]),
+        ({"broker": "rabbitmq"}, [RABBITMQ_RESTART], [REDIS_RESTART]),
     ],
 )
 def test_switches_keep_or_remove_their_files(
@@ -129,7 +134,7 @@ def test_web_option_brings_its_framework_server_target_and_service(
         assert "demo_http" not in makefile
         assert "web" not in services
         return
-    assert framework in (project / "src/my_service/web.py").read_text()
+    assert framework in (project / "src/my_service/web/app.py").read_text()
     assert web in dependencies
     assert server in dependencies
     assert f"$(BIN)/{server} $(PACKAGE).web:app" in makefile
@@ -185,9 +190,9 @@ def test_quotes_in_free_text_answers_keep_files_valid(bake: Bake) -> None:
     assert metadata["authors"][0]["name"] == name
     assert metadata["description"] == description
     # The API's OpenAPI description carries them too, as Python string literals.
-    web = (project / "src/my_service/web.py").read_text()
+    web = (project / "src/my_service/web/app.py").read_text()
     assert json.dumps(description) in web
-    py_compile.compile(str(project / "src/my_service/web.py"), doraise=True)
+    py_compile.compile(str(project / "src/my_service/web/app.py"), doraise=True)
 
 
 @pytest.mark.parametrize(("database", "broker"), [("postgresql", "redis"), ("mysql", "rabbitmq")])

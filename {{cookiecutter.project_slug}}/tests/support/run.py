@@ -19,11 +19,9 @@ from {{ cookiecutter.package_name }} import config
 from scripts.processes import PROJECT_ROOT
 
 RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
-TMP_DIR = Path(
-    os.environ.setdefault(
-        "TEST_TMP_DIR", tempfile.mkdtemp(prefix=f"{{ cookiecutter.package_name }}-tests-{RUN_ID}-")
-    )
-)
+if "TEST_TMP_DIR" not in os.environ:
+    os.environ["TEST_TMP_DIR"] = tempfile.mkdtemp(prefix=f"tests-{RUN_ID}-")
+TMP_DIR = Path(os.environ["TEST_TMP_DIR"])
 
 # Small, fast retries for the workers; tests read them back from settings.
 TEST_SETTINGS = {

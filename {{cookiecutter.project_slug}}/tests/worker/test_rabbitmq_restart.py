@@ -20,8 +20,6 @@ import pytest
 from kombu import Connection
 from sqlalchemy.orm import Session, scoped_session
 
-from scripts.processes import ChildProcess, free_port
-
 from {{ cookiecutter.package_name }}.config import settings
 
 from ..support.broker_state import messages_waiting
@@ -30,6 +28,7 @@ from ..support.records import Record, add_record
 from ..support.run import RUN_ID, queue_of
 from ..support.waiting import wait_until
 from ..support.workers import own_worker
+from scripts.processes import ChildProcess, free_port
 
 TIMEOUT = 60
 TASKS = 12
@@ -162,7 +161,8 @@ def test_a_rabbitmq_restart_loses_no_task_and_completes_none_twice(
     log = worker.log()
 
     assert messages_waiting(queue_of("rabbitmq-restart"), rabbitmq.url) == 0
-    assert {record_id: len(lines(record_id, "done")) for record_id in records} == dict.fromkeys(records, 1)
+    done = {record_id: len(lines(record_id, "done")) for record_id in records}
+    assert done == dict.fromkeys(records, 1)
     # The running ones were stopped, then run again from the start.
     assert [len(lines(record_id, "start")) for record_id in running] == [2, 2]
     assert [len(lines(record_id, "start")) for record_id in queued] == [1] * len(queued)

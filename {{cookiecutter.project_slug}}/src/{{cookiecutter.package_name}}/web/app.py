@@ -1,4 +1,4 @@
-"""The FastAPI app: error answers, ``/health`` and ``/tasks``; ``user_routes`` adds ``/users``.
+"""The FastAPI app: its error answers, ``/health`` and ``/tasks``, and each resource's routes.
 
 The handlers are plain ``def``: FastAPI runs them in its thread pool, each
 thread with its own connection.

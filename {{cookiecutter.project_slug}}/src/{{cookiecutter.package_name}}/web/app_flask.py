@@ -1,4 +1,4 @@
-"""The Flask app: error answers, ``/health`` and ``/tasks``; ``user_routes`` adds ``/users``.
+"""The Flask app: its error answers, ``/health`` and ``/tasks``, and each resource's routes.
 
 Each request uses this thread's ``db_session`` (Flask's "SQLAlchemy in Flask"
 pattern), ended when the request's app context tears down.

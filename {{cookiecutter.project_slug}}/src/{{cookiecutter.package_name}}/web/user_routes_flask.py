@@ -33,4 +33,3 @@ def read_user(user_id: int) -> tuple[Response, int]:
     if user is None:
         return problem(f"no user with id {user_id}", 404)
     return jsonify(UserOut.model_validate(user).model_dump()), 200
-

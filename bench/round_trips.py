@@ -1,0 +1,138 @@
+"""A TCP forwarder that counts the round trips between database clients and the server.
+
+The baked project's tests have a proxy of their own, but it is test code, and
+nothing outside a project's ``tests/`` imports test code; the benchmark needs
+only the counting, so it has this small one.
+
+A round trip is counted each time a client speaks after the server spoke (or
+first): one request that arrives in several reads counts once.
+"""
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+
+from sqlalchemy.engine import make_url
+
+
+class RoundTripCounter:
+    """Forwards ``127.0.0.1:port`` (a free port) to ``target`` while in its ``with`` block."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.round_trips = 0
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._open_connections = 0
+        self._changed = threading.Condition()
+
+    @classmethod
+    def in_front_of(cls, url: str, default_port: int) -> "RoundTripCounter":
+        parsed = make_url(url)
+        return cls(parsed.host or "127.0.0.1", parsed.port or default_port)
+
+    def url_through(self, url: str) -> str:
+        """``url`` with its host and port replaced by this proxy's (once started)."""
+        assert self.port, "start the proxy first: its port is chosen then"
+        proxied = make_url(url).set(host="127.0.0.1", port=self.port)
+        return proxied.render_as_string(hide_password=False)
+
+    def wait_closed(self, timeout: float = 10) -> None:
+        """Wait until every connection through the proxy has closed.
+
+        Then all its clients sent is counted, up to their goodbye (psycopg's
+        Terminate, PyMySQL's COM_QUIT), which may still be on its way when the
+        client process has exited.
+        """
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._open_connections == 0, timeout):
+                raise TimeoutError(f"{self._open_connections} connections still open")
+
+    def __enter__(self) -> "RoundTripCounter":
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Refuse new connections and cut the open ones."""
+        with self._changed:
+            listener, self._listener = self._listener, None
+            sockets = [*self._sockets] + ([listener] if listener else [])
+        for sock in sockets:
+            # shutdown(), unlike close(), wakes a thread blocked in accept() or recv().
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if listener:
+            listener.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._changed:
+                if self._listener is not listener:  # stopped meanwhile
+                    client.close()
+                    server.close()
+                    return
+                self._sockets.update((client, server))
+                self._open_connections += 1
+            threading.Thread(target=self._forward, args=(client, server), daemon=True).start()
+
+    def _forward(self, client: socket.socket, server: socket.socket) -> None:
+        """Both directions of one connection, until either side closes it."""
+        turn = _Turn()
+        upstream = threading.Thread(
+            target=self._pump, args=(client, server, turn, True), daemon=True
+        )
+        upstream.start()
+        self._pump(server, client, turn, False)
+        upstream.join()
+        with self._changed:
+            self._sockets.difference_update((client, server))
+            self._open_connections -= 1
+            self._changed.notify_all()
+        client.close()
+        server.close()
+
+    def _pump(
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        turn: "_Turn",
+        from_client: bool,
+    ) -> None:
+        try:
+            while data := source.recv(65536):
+                with self._changed:
+                    if from_client and not turn.client_spoke_last:
+                        self.round_trips += 1
+                    turn.client_spoke_last = from_client
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            # One side is done: end the other direction too.
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Turn:
+    """Who spoke last on one connection: the client or the server."""
+
+    client_spoke_last = False
