@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def limits_fit_inside_each_other(self) -> "Settings":
-        """Statement timeout < soft limit < hard limit < Redis's visibility timeout."""
+        """Refuse limits that do not nest (docs/design.md, "Time limits")."""
         if self.db_statement_timeout >= self.task_soft_time_limit:
             raise ValueError(
                 f"DB_STATEMENT_TIMEOUT ({self.db_statement_timeout:g}s) must be shorter"

@@ -1,9 +1,11 @@
-"""What the database server can tell us about other clients' transactions."""
+"""What the database server can tell about its clients: their connections and transactions."""
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import NullPool, TextClause, create_engine, text
+from sqlalchemy import Connection, NullPool, TextClause, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, scoped_session
 
@@ -12,8 +14,9 @@ from {{ cookiecutter.package_name }}.outbox import model as outbox_model  # noqa
 
 from .records import RecordBase
 
-# Every table a test may write to: the service's (the outbox's once its model
-# is imported) and the tests' own.
+# The service's tables (the outbox's once its model is imported), and every
+# table a test may write to: those and the tests' own.
+SERVICE_TABLES = {table.name for table in Base.metadata.sorted_tables}
 TABLES = [*Base.metadata.sorted_tables, *RecordBase.metadata.sorted_tables]
 
 
@@ -24,6 +27,21 @@ def empty_tables(session: Session | scoped_session[Session]) -> None:
     session.commit()
 
 
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+@contextmanager
+def observer(url: URL) -> Iterator[Connection]:
+    """A connection of the test's own, outside every pool, closed afterwards."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def busy_connections(database_url: str) -> int:
     """Connections to this database that are in a transaction or running a query.
 
@@ -31,25 +49,21 @@ def busy_connections(database_url: str) -> int:
     and, on MySQL/MariaDB, an old snapshot. A task that cleans up leaves none.
     """
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
+    if is_sqlite(url):
         return _sqlite_lock_holders(url.database or "")
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            if url.get_backend_name() == "postgresql":
-                query = text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = :db AND pid <> pg_backend_pid() AND state <> 'idle'"
-                )
-            else:
-                query = text(
-                    "SELECT count(*) FROM information_schema.innodb_trx trx"
-                    " JOIN information_schema.processlist p ON p.id = trx.trx_mysql_thread_id"
-                    " WHERE p.db = :db AND p.id <> CONNECTION_ID()"
-                )
-            return int(connection.execute(query, {"db": url.database}).scalar_one())
-    finally:
-        engine.dispose()
+    if url.get_backend_name() == "postgresql":
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = :db AND pid <> pg_backend_pid() AND state <> 'idle'"
+        )
+    else:
+        query = text(
+            "SELECT count(*) FROM information_schema.innodb_trx trx"
+            " JOIN information_schema.processlist p ON p.id = trx.trx_mysql_thread_id"
+            " WHERE p.db = :db AND p.id <> CONNECTION_ID()"
+        )
+    with observer(url) as connection:
+        return int(connection.execute(query, {"db": url.database}).scalar_one())
 
 
 def _sqlite_lock_holders(path: str) -> int:
@@ -69,19 +83,6 @@ def _sqlite_lock_holders(path: str) -> int:
         connection.close()
 
 
-def connection_count(database_url: str) -> int | None:
-    """Connections open to this database from other clients; None for SQLite."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        return None
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(_count_query(url), {"db": url.database}).scalar_one())
-    finally:
-        engine.dispose()
-
-
 def _count_query(url: URL) -> TextClause:
     if url.get_backend_name() == "postgresql":
         return text(
@@ -91,6 +92,15 @@ def _count_query(url: URL) -> TextClause:
         "SELECT count(*) FROM information_schema.processlist"
         " WHERE db = :db AND id <> CONNECTION_ID()"
     )
+
+
+def connection_count(database_url: str) -> int | None:
+    """Connections open to this database from other clients; None for SQLite."""
+    url = make_url(database_url)
+    if is_sqlite(url):
+        return None
+    with observer(url) as connection:
+        return int(connection.execute(_count_query(url), {"db": url.database}).scalar_one())
 
 
 class PeakConnections:
@@ -105,7 +115,7 @@ class PeakConnections:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> "PeakConnections":
-        if self.url.get_backend_name() != "sqlite":  # no server, no connections to count
+        if not is_sqlite(self.url):  # no server, no connections to count
             self._thread.start()
         return self
 
@@ -116,18 +126,14 @@ class PeakConnections:
 
     def _sample(self) -> None:
         # One connection for all samples, so sampling does not churn the server.
-        engine = create_engine(self.url, poolclass=NullPool)
         query = _count_query(self.url)
-        try:
-            with engine.connect() as connection:
-                while not self._stop.is_set():
-                    count = connection.execute(query, {"db": self.url.database}).scalar_one()
-                    connection.rollback()  # a fresh snapshot each time
-                    self.peak = max(self.peak, int(count))
-                    self.samples += 1
-                    self._stop.wait(self.every)
-        finally:
-            engine.dispose()
+        with observer(self.url) as connection:
+            while not self._stop.is_set():
+                count = connection.execute(query, {"db": self.url.database}).scalar_one()
+                connection.rollback()  # a fresh snapshot each time
+                self.peak = max(self.peak, int(count))
+                self.samples += 1
+                self._stop.wait(self.every)
 
 
 def terminate_connections(database_url: str) -> int:
@@ -136,33 +142,28 @@ def terminate_connections(database_url: str) -> int:
     Returns how many were cut. PostgreSQL: pg_terminate_backend; MySQL/MariaDB: KILL.
     """
     url = make_url(database_url)
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            if url.get_backend_name() == "postgresql":
-                return len(
-                    connection.execute(
-                        text(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                            " WHERE datname = :db AND pid <> pg_backend_pid()"
-                        ),
-                        {"db": url.database},
-                    ).all()
-                )
-            ids = connection.execute(
+    with observer(url) as connection:
+        if url.get_backend_name() == "postgresql":
+            cut = connection.execute(
                 text(
-                    "SELECT id FROM information_schema.processlist"
-                    " WHERE db = :db AND id <> CONNECTION_ID()"
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :db AND pid <> pg_backend_pid()"
                 ),
                 {"db": url.database},
-            ).scalars()
-            killed = 0
-            for connection_id in ids.all():
-                connection.execute(text(f"KILL {int(connection_id)}"))
-                killed += 1
-            return killed
-    finally:
-        engine.dispose()
+            )
+            return len(cut.all())
+        ids = connection.execute(
+            text(
+                "SELECT id FROM information_schema.processlist"
+                " WHERE db = :db AND id <> CONNECTION_ID()"
+            ),
+            {"db": url.database},
+        ).scalars()
+        killed = 0
+        for connection_id in ids.all():
+            connection.execute(text(f"KILL {int(connection_id)}"))
+            killed += 1
+        return killed
 
 
 def abandoned_sessions(database_url: str) -> int | None:
@@ -172,15 +173,11 @@ def abandoned_sessions(database_url: str) -> int | None:
     for the whole server (Aborted_clients).
     """
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
+    if is_sqlite(url):
         return None
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            if url.get_backend_name() == "postgresql":
-                query = text("SELECT sessions_abandoned FROM pg_stat_database WHERE datname = :db")
-                return int(connection.execute(query, {"db": url.database}).scalar_one())
-            row = connection.execute(text("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")).one()
-            return int(row[1])
-    finally:
-        engine.dispose()
+    with observer(url) as connection:
+        if url.get_backend_name() == "postgresql":
+            query = text("SELECT sessions_abandoned FROM pg_stat_database WHERE datname = :db")
+            return int(connection.execute(query, {"db": url.database}).scalar_one())
+        row = connection.execute(text("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")).one()
+        return int(row[1])

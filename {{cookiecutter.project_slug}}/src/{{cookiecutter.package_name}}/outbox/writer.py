@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session, scoped_session
 from ..config import settings
 from .model import OutboxMessage
 
-# A task waiting for its countdown is held unacknowledged: past the visibility
-# timeout Redis hands it out again.
+# A countdown is held unacknowledged by the worker: see CELERY_VISIBILITY_TIMEOUT.
 MAX_COUNTDOWN = float(settings.celery_visibility_timeout)
 # Furthest ahead a task may expire; beyond it dates overflow.
 MAX_EXPIRES = 366 * 24 * 3600.0
