@@ -45,7 +45,7 @@ SUITES = [
         id="mysql-rabbitmq",
     ),
     pytest.param({"database": "sqlite", "web": "none"}, None, id="sqlite-embedded"),
-    pytest.param({}, None, id="defaults-embedded"),
+    # The defaults in embedded mode run in test_replacing_samples.py, samples replaced.
 ]
 
 

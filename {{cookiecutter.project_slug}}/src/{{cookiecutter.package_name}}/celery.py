@@ -22,12 +22,9 @@ def broker_transport_options(broker_url: str) -> dict[str, int]:
 
 
 def cancel_tasks_on_connection_loss(broker_url: str) -> bool:
-    """True on RabbitMQ, which gives a running task out again once its connection is gone.
-
-    Left running, the task would complete, then run again; stopped, it rolls
-    back and runs once more from the start. Redis waits for the
-    acknowledgement until the visibility timeout: nothing to stop there.
-    """
+    """True on RabbitMQ, which redelivers a running task once the connection drops."""
+    # Stopped, the task rolls back and runs once more, instead of completing
+    # twice (docs/design.md, "Late acknowledgement").
     return broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))
 
 

@@ -23,11 +23,9 @@ db_session = scoped_session(session_factory)
 
 
 def read_in_autocommit(session: Session | scoped_session[Session] = db_session) -> None:
-    """Let ``session`` read without BEGIN and ROLLBACK: one round trip per statement.
+    """Before the first statement: read without BEGIN and ROLLBACK, one round trip each.
 
-    Each statement sees the latest committed data; statements do not share a
-    snapshot. Call it before the first statement. PostgreSQL only: elsewhere
-    switching costs more round trips than it saves.
+    Statements share no snapshot. PostgreSQL only: elsewhere switching costs more.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
