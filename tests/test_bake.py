@@ -1,5 +1,6 @@
 """Every option value bakes a project that is complete, valid and lint-clean."""
 
+import ast
 import json
 import py_compile
 import re
@@ -260,3 +261,27 @@ def test_the_beat_schedule_is_not_committed(bake: Bake) -> None:
     ignored = run("git", "check-ignore", *schedules, cwd=project)
 
     assert ignored.stdout.split() == schedules
+
+
+def imported_modules(source: str) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+    return modules
+
+
+@pytest.mark.parametrize("answers", variants())
+def test_nothing_outside_the_tests_imports_test_code(bake: Bake, answers: dict[str, Any]) -> None:
+    project = bake(**answers)
+
+    importers = [
+        str(path.relative_to(project))
+        for path in project.rglob("*.py")
+        if path.relative_to(project).parts[0] != "tests"
+        and any(module.split(".")[0] == "tests" for module in imported_modules(path.read_text()))
+    ]
+
+    assert importers == []
