@@ -7,6 +7,7 @@ linted by hadolint and workflows by actionlint (binaries from PyPI wheels).
 
 import json
 import re
+import tomllib
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,38 @@ def test_the_relay_stops_cleanly_and_reports_its_health(bake: Bake) -> None:
 
     assert relay["init"] is True  # PID 1 passes SIGTERM on
     assert relay["healthcheck"]["test"][-1] == "status"
+
+
+# A minor version at least: postgres:17.6, redis:7.4, rabbitmq:4.3-management.
+PINNED = re.compile(r"[\w./-]+:\d+\.\d+[\w.-]*")
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_server_images_are_pinned_to_a_minor_version(bake: Bake, answers: dict[str, Any]) -> None:
+    project = bake(**answers)
+    compose = yaml.safe_load((project / "docker-compose.yml").read_text())
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+
+    images = [
+        service["image"]
+        for service in compose["services"].values()
+        if "image" in service and service["image"] != "my-service:latest"
+    ] + [
+        service["image"]
+        for job in workflow["jobs"].values()
+        for service in job.get("services", {}).values()
+    ]
+
+    assert images
+    assert [image for image in images if not PINNED.fullmatch(image)] == []
+
+
+def test_celery_is_one_that_rabbitmq_4_3_accepts(bake: Bake) -> None:
+    project = bake(broker="rabbitmq")
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+
+    (celery,) = [dependency for dependency in dependencies if dependency.startswith("celery")]
+    floor = tuple(int(part) for part in celery.split(">=")[1].split("."))
+    assert floor >= (5, 7), celery
