@@ -54,12 +54,23 @@ def remove_web_files() -> None:
     remove("tests/support/web_server.py")
 
 
-def keep_redis_tests() -> None:
-    remove("tests/worker/test_rabbitmq_restart.py")
+DELIVERY = PACKAGE / "delivery"
+BROKERS = ("redis", "rabbitmq")
+# Each broker has its own queues and delivery counting: delivery/queues_<broker>.py
+# and delivery/request_<broker>.py, kept as queues.py and request.py.
+BROKER_MODULES = ("queues", "request")
 
 
-def keep_rabbitmq_tests() -> None:
-    remove("tests/worker/test_redis_restart.py")
+def keep_broker(broker: str) -> None:
+    for other in BROKERS:
+        for module in BROKER_MODULES:
+            path = DELIVERY / f"{module}_{other}.py"
+            if other == broker:
+                path.replace(DELIVERY / f"{module}.py")
+            else:
+                remove(path)
+        if other != broker:
+            remove(f"tests/worker/test_{other}_restart.py", f"tests/delivery/test_{other}_queues.py")
 
 
 def remove_docker_files() -> None:
@@ -96,7 +107,7 @@ def main() -> None:
     {"fastapi": keep_fastapi_web, "flask": keep_flask_web, "none": remove_web_files}[
         "{{ cookiecutter.web }}"
     ]()
-    {"redis": keep_redis_tests, "rabbitmq": keep_rabbitmq_tests}["{{ cookiecutter.broker }}"]()
+    keep_broker("{{ cookiecutter.broker }}")
     if not {{ cookiecutter.use_beat }}:
         remove_beat_files()
     if not {{ cookiecutter.use_docker }}:

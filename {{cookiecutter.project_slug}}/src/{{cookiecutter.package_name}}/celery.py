@@ -7,26 +7,11 @@ Importing this module does not touch the database; the task modules in
 from celery import Celery
 
 from .config import settings
+from .delivery.queues import broker_settings
 
 # Connects the worker's signal handlers: a session per attempt, the database
 # checked before consuming, task-aware log lines.
 from .worker import lifecycle, task_logs  # noqa: F401
-
-
-def broker_transport_options(broker_url: str) -> dict[str, int]:
-    # Only Redis has a visibility timeout (see config.py); SQLite's transport
-    # rejects the option.
-    if broker_url.startswith(("redis://", "rediss://")):
-        return {"visibility_timeout": settings.celery_visibility_timeout}
-    return {}
-
-
-def cancel_tasks_on_connection_loss(broker_url: str) -> bool:
-    """True on RabbitMQ, which redelivers a running task once the connection drops."""
-    # Stopped, the task rolls back and runs once more, instead of completing
-    # twice (docs/design.md, "Late acknowledgement").
-    return broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))
-
 
 app = Celery(
     "{{ cookiecutter.package_name }}",
@@ -38,6 +23,9 @@ app = Celery(
         "{{ cookiecutter.package_name }}.periodic",
 {%- endif %}
     ],
+    # Every task's requests count deliveries: a task that kills its worker
+    # process is not delivered forever (delivery/).
+    task_cls=f"{__package__}.delivery.request:LimitedDeliveryTask",
 )
 
 app.conf.update(
@@ -48,20 +36,17 @@ app.conf.update(
     accept_content=["json"],
     result_accept_content=["json"],
     task_default_queue=settings.celery_queue,
-    # A task whose process dies goes back to the broker instead of being lost:
-    # every task must be idempotent.
+    # A task whose process dies goes back to the broker instead of being lost,
+    # up to TASK_MAX_DELIVERIES times: every task must be idempotent.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
-    worker_cancel_long_running_tasks_on_connection_loss=cancel_tasks_on_connection_loss(
-        settings.celery_broker_url
-    ),
     # One task reserved per process: a slow task holds no other back, and a
     # crash redelivers only what was running.
     worker_prefetch_multiplier=1,
-    broker_transport_options=broker_transport_options(settings.celery_broker_url),
     broker_connection_retry_on_startup=True,
     task_soft_time_limit=settings.task_soft_time_limit,
     task_time_limit=settings.task_time_limit,
     result_extended=True,
     timezone="UTC",
 )
+app.conf.update(broker_settings(settings.celery_broker_url))

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     task_max_retries: int = Field(default=10, ge=0)
     task_retry_delay: float = Field(default=1.0, gt=0)
     task_retry_backoff_max: float = Field(default=600.0, gt=0)
+    # A task whose worker process dies this many times is dead (docs/design.md).
+    task_max_deliveries: int = Field(default=3, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

@@ -7,19 +7,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kombu import Exchange, Queue
+from kombu import Queue
 
 from {{ cookiecutter.package_name }}.celery import app
 
 from scripts.processes import ChildProcess, free_port
 
 
-def celery_queue(name: str) -> Queue:
-    # What Celery declares for a queue it was not configured with.
-    return Queue(name, Exchange(name), routing_key=name)
+def celery_queue(name: str | Queue) -> Queue:
+    """The queue as declared: a test's own queues as Celery creates missing ones."""
+    if isinstance(name, Queue):
+        return name
+    return app.amqp.queues.new_missing(name)
 
 
-def messages_waiting(name: str, url: str | None = None) -> int:
+def messages_waiting(name: str | Queue, url: str | None = None) -> int:
     """Messages in queue ``name`` that no worker has taken yet (on ``url``'s broker)."""
     with app.connection_for_read(url) as connection:
         # kombu's stubs say this returns the name; it returns (name, messages, consumers).
@@ -27,7 +29,7 @@ def messages_waiting(name: str, url: str | None = None) -> int:
         return int(declared.message_count)
 
 
-def delete_queue(name: str) -> None:
+def delete_queue(name: str | Queue) -> None:
     with app.connection_for_write() as connection:
         queue = celery_queue(name).bind(connection.default_channel)
         # Purge first: Redis "deletes" only queues it saw declared on this channel.

@@ -6,6 +6,7 @@ service does, on a table of the tests' own: what they show holds for any task.
 
 import logging
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -221,6 +222,16 @@ def journal_lines(journal: Path, kind: str) -> list[str]:
     if not journal.exists():
         return []
     return [line for line in journal.read_text().splitlines() if line.startswith(kind)]
+
+
+@app.task
+def die_while(flag: str, journal: str) -> str:
+    """Kill this task's own process, as the OOM killer would, while ``flag`` exists."""
+    note(journal, f"start {os.getpid()}")
+    if Path(flag).exists():
+        os.kill(os.getpid(), signal.SIGKILL)
+    note(journal, f"done {os.getpid()}")
+    return "survived"
 
 
 @app.task

@@ -73,12 +73,8 @@ class Batch:
 
 @contextmanager
 def broker_connection() -> Iterator[Connection]:
-    """A connection of its own, with publisher confirms on AMQP."""
-    # Redis's reply already says the message is stored; SQLite's transport
-    # rejects the option.
-    url = settings.celery_broker_url
-    options = {"confirm_publish": True} if url.startswith(("amqp://", "amqps://")) else {}
-    connection: Connection = app.connection_for_write(transport_options=options)
+    """A connection of its own; on RabbitMQ, with the app's publisher confirms."""
+    connection: Connection = app.connection_for_write()
     with connection:
         connection.ensure_connection(**PUBLISH_RETRY_POLICY)
         yield connection

@@ -7,7 +7,6 @@ The session handling every attempt needs, whatever its base class, is in
 import random
 from typing import Any
 
-from celery import Task
 from celery.exceptions import Retry
 from celery.result import AsyncResult
 from celery.utils import uuid
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session, scoped_session
 from ..config import settings
 from ..database.after_commit import call_after_commit
 from ..database.transient_errors import is_transient
+from ..delivery.request import LimitedDeliveryTask
 from ..db import db_session
 from ..outbox.writer import add_to_outbox
 
@@ -27,7 +27,7 @@ def backoff_delay(retries: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
-class SqlAlchemyTask(Task):  # type: ignore[type-arg]
+class SqlAlchemyTask(LimitedDeliveryTask):
     """Base class for tasks that use ``db_session``.
 
     A database error that may heal (``transient_errors``) is retried with

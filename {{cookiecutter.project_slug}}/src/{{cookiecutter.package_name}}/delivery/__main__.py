@@ -1,0 +1,32 @@
+"""``python -m {{ cookiecutter.package_name }}.delivery``: list the dead tasks, or send one again."""
+
+import argparse
+from collections.abc import Sequence
+
+from .dead_tasks import dead_tasks, requeue
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__}",
+        description="Look after the dead tasks: those whose worker process died on every delivery.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dead", help="list the dead tasks: id, name, arguments, why")
+    requeue_parser = commands.add_parser("requeue", help="send a dead task to the workers again")
+    requeue_parser.add_argument("task_id", metavar="TASK_ID")
+    options = parser.parse_args(argv)
+
+    if options.command == "dead":
+        for task in dead_tasks():
+            print(task)
+        return 0
+    if requeue(options.task_id):
+        print(f"requeued {options.task_id}")
+        return 0
+    print(f"no dead task {options.task_id}")
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

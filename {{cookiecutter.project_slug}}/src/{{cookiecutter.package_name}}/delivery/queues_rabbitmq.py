@@ -1,0 +1,74 @@
+"""RabbitMQ's queues: quorum queues, a delivery limit, and a queue for dead tasks.
+
+Quorum queues are replicated and are what RabbitMQ 4 recommends for data
+that must not be lost. Their delivery limit bounds a task that kills its
+worker process: after TASK_MAX_DELIVERIES deliveries RabbitMQ dead-letters it
+into the dead-task queue (docs/design.md, "Poison tasks").
+"""
+
+from typing import Any
+
+from celery.signals import worker_ready
+from kombu import Exchange, Queue
+
+from ..config import settings
+
+AMQP = ("amqp://", "amqps://", "pyamqp://")
+
+
+def dead_queue(name: str) -> Queue:
+    # Classic, not quorum: listing dead tasks takes and returns each message,
+    # and a quorum queue would count that as a delivery (and, with RabbitMQ 4's
+    # default limit of 20, drop it at last).
+    dead = f"{name}.dead"
+    classic = {"x-queue-type": "classic"}
+    return Queue(dead, Exchange(""), routing_key=dead, durable=True, queue_arguments=classic)
+
+
+def service_queue(name: str) -> Queue:
+    """The queue the workers consume, as every producer and worker declares it."""
+    return Queue(
+        name,
+        # Native delayed delivery (countdowns, retries) reaches only queues
+        # bound to a topic exchange.
+        Exchange(name, type="topic"),
+        routing_key=name,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            # RabbitMQ counts returns: a limit of n-1 returns allows n deliveries.
+            "x-delivery-limit": settings.task_max_deliveries - 1,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead_queue(name).name,
+            # The dead task leaves only once the dead-task queue has it.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def broker_settings(broker_url: str) -> dict[str, Any]:
+    """Celery settings for this broker; none for the embedded SQLite broker."""
+    if not broker_url.startswith(AMQP):
+        return {}
+    return {
+        "task_queues": [service_queue(settings.celery_queue)],
+        # Queues Celery creates on its own (another service's, a test's).
+        "task_create_missing_queue_type": "quorum",
+        "task_create_missing_queue_exchange_type": "topic",
+        # A publish returns once RabbitMQ has stored the message.
+        "broker_transport_options": {"confirm_publish": True},
+        # RabbitMQ redelivers a running task once the connection drops: stopped,
+        # it rolls back and runs once more, instead of completing twice
+        # (docs/design.md, "Late acknowledgement").
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+    }
+
+
+@worker_ready.connect
+def declare_dead_task_queue(sender: Any, **_: Any) -> None:
+    # RabbitMQ holds a dead-lettered task back, out of sight, until the queue
+    # it goes to exists.
+    if not settings.celery_broker_url.startswith(AMQP):
+        return
+    with sender.app.connection_for_write() as connection:
+        dead_queue(settings.celery_queue).bind(connection.default_channel).declare()
