@@ -1,0 +1,107 @@
+"""RabbitMQ: quorum queues, countdowns that wait in the broker, and publisher confirms.
+
+RabbitMQ 4.3 refuses queues that are neither durable nor exclusive; quorum
+queues are what it recommends for tasks that must not be lost.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from amqp.exceptions import MessageNacked
+from kombu import Exchange, Queue
+from kombu.exceptions import OperationalError
+from sqlalchemy.orm import Session, scoped_session
+
+from ..support.broker_state import delete_queue
+from ..support.probe_tasks import die_while, journal_lines, rename_slowly
+from ..support.rabbitmq_vhost import QueueInfo, own_vhost
+from ..support.records import add_record
+from ..support.run import queue_of
+from ..support.waiting import wait_until
+from ..support.workers import own_worker
+
+TIMEOUT = 60
+LONG_TASK_SECONDS = 12.0
+
+
+def test_every_queue_is_quorum_or_exclusive_and_the_round_trip_completes(
+    broker_server: str, tmp_path: Path
+) -> None:
+    service = queue_of("vhost")
+    with own_vhost() as (vhost, url):
+        env = {"CELERY_BROKER_URL": url, "CELERY_QUEUE": service}
+        with own_worker("vhost", env=env):
+            producer = subprocess.run(
+                [sys.executable, "-m", "tests.support.vhost_round_trip", vhost, tmp_path / "j"],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT * 2,
+            )
+        assert producer.returncode == 0, producer.stderr
+        seen = json.loads(producer.stdout)
+        queues = {queue["name"]: QueueInfo(**queue) for queue in seen["queues"]}
+
+    assert seen["results"] == ["survived", "retry"], "a countdown and a retry both ran"
+    assert queues[service].type == "quorum"
+    assert queues[service].durable
+    assert queues[f"{service}.dead"] == QueueInfo(f"{service}.dead", "classic", True, False, False)
+    delayed = [queue for name, queue in queues.items() if name.startswith("celery_delayed_")]
+    assert len(delayed) == 28, "native delayed delivery's ladder of queues"
+    assert {queue.type for queue in delayed} == {"quorum"}
+    transient_and_shared = [q.name for q in queues.values() if not q.durable and not q.exclusive]
+    assert transient_and_shared == [], "RabbitMQ 4.3 refuses these"
+
+
+@pytest.fixture
+def countdown_queue(broker_server: str) -> Iterator[str]:
+    name = queue_of("countdown")
+    yield name
+    delete_queue(name)
+
+
+def test_a_long_task_does_not_hold_back_a_countdown_task(
+    session: scoped_session[Session], countdown_queue: str, tmp_path: Path
+) -> None:
+    add_record(session, 70)
+    session.remove()
+    long_journal, countdown_journal = tmp_path / "long", tmp_path / "countdown"
+
+    with own_worker("countdown", node="countdown-busy", concurrency=1):
+        # Sent first: a worker that took it now would hold it until it is due,
+        # behind the long task it takes next.
+        die_while.apply_async(
+            (str(tmp_path / "absent"), str(countdown_journal)), countdown=2, queue=countdown_queue
+        )
+        rename_slowly.apply_async(
+            (70, "after", LONG_TASK_SECONDS, str(long_journal)), queue=countdown_queue
+        )
+        wait_until(lambda: journal_lines(long_journal, "start"), "the long task to start")
+        with own_worker("countdown", node="countdown-idle", concurrency=1):
+            finished = (countdown_journal, long_journal)
+            wait_until(
+                lambda: any(journal_lines(journal, "done") for journal in finished),
+                "either task to finish",
+                TIMEOUT,
+            )
+            assert journal_lines(countdown_journal, "done"), "the countdown task ran when due"
+            assert not journal_lines(long_journal, "done")
+
+
+def test_a_publish_the_broker_refuses_raises_instead_of_vanishing(broker_server: str) -> None:
+    name = queue_of("full")
+    # Always full: RabbitMQ refuses (nacks) every message published to it.
+    limits = {"x-queue-type": "classic", "x-max-length": 0, "x-overflow": "reject-publish"}
+    full = Queue(name, Exchange(name, type="topic"), routing_key=name, queue_arguments=limits)
+    try:
+        with pytest.raises(OperationalError) as raised:
+            die_while.apply_async(("flag", "journal"), queue=full, retry=False)
+    finally:
+        delete_queue(full)
+
+    assert isinstance(raised.value.__cause__, MessageNacked), "published with confirms"
