@@ -56,9 +56,9 @@ def remove_web_files() -> None:
 
 DELIVERY = PACKAGE / "delivery"
 BROKERS = ("redis", "rabbitmq")
-# Each broker has its own queues and delivery counting: delivery/queues_<broker>.py
-# and delivery/request_<broker>.py, kept as queues.py and request.py.
-BROKER_MODULES = ("queues", "request")
+# Each broker has its own queues and delivery counting: delivery/broker_<broker>.py
+# and delivery/request_<broker>.py, kept as broker.py and request.py.
+BROKER_MODULES = ("broker", "request")
 
 
 def keep_broker(broker: str) -> None:

@@ -75,8 +75,25 @@ WEB_FILES = [
 ]
 FASTAPI_ONLY = [f"{WEB}/deps.py", "tests/web/test_openapi.py"]
 FLASK_VARIANTS = [f"{WEB}/app_flask.py", f"{WEB}/user_routes_flask.py"]
-REDIS_RESTART = "tests/worker/test_redis_restart.py"
-RABBITMQ_RESTART = "tests/worker/test_rabbitmq_restart.py"
+DELIVERY = "src/my_service/delivery"
+# Each broker keeps its own queues and delivery counting, under one name.
+BROKER_MODULES = [
+    f"{DELIVERY}/broker.py",
+    f"{DELIVERY}/request.py",
+    "tests/delivery/test_dead_tasks.py",
+]
+BROKER_VARIANTS = [
+    f"{DELIVERY}/{module}_{broker}.py"
+    for module in ("broker", "request")
+    for broker in ("redis", "rabbitmq")
+]
+REDIS_ONLY = ["tests/worker/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]
+RABBITMQ_ONLY = [
+    "tests/worker/test_rabbitmq_restart.py",
+    "tests/delivery/test_rabbitmq_queues.py",
+    "tests/support/rabbitmq_vhost.py",
+    "tests/support/vhost_round_trip.py",
+]
 
 
 @pytest.mark.parametrize(
@@ -91,8 +108,12 @@ RABBITMQ_RESTART = "tests/worker/test_rabbitmq_restart.py"
         ({"web": "fastapi"}, [*WEB_FILES, *FASTAPI_ONLY], FLASK_VARIANTS),
         ({"web": "flask"}, WEB_FILES, [*FASTAPI_ONLY, *FLASK_VARIANTS]),
         ({"web": "none"}, [], [WEB, *WEB_FILES, "tests/web"]),
-        ({"broker": "redis"}, [REDIS_RESTART], [RABBITMQ_RESTART]),
-        ({"broker": "rabbitmq"}, [RABBITMQ_RESTART], [REDIS_RESTART]),
+        ({"broker": "redis"}, [*BROKER_MODULES, *REDIS_ONLY], [*BROKER_VARIANTS, *RABBITMQ_ONLY]),
+        (
+            {"broker": "rabbitmq"},
+            [*BROKER_MODULES, *RABBITMQ_ONLY],
+            [*BROKER_VARIANTS, *REDIS_ONLY],
+        ),
     ],
 )
 def test_switches_keep_or_remove_their_files(

@@ -4,16 +4,14 @@ Importing this module does not touch the database; the task modules in
 ``include`` are imported by the worker, not by every producer.
 """
 
-from celery import Celery
-
 from .config import settings
-from .delivery.queues import broker_settings
+from .delivery.broker import BrokerCelery, broker_settings
 
 # Connects the worker's signal handlers: a session per attempt, the database
 # checked before consuming, task-aware log lines.
 from .worker import lifecycle, task_logs  # noqa: F401
 
-app = Celery(
+app = BrokerCelery(
     "{{ cookiecutter.package_name }}",
     broker=settings.celery_broker_url,
     backend=settings.celery_result_backend,

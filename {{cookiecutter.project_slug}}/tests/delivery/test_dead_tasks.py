@@ -18,7 +18,7 @@ import pytest
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.delivery.dead_tasks import dead_tasks
 from {{ cookiecutter.package_name }}.delivery.lost_process import TaskIsDead
-from {{ cookiecutter.package_name }}.delivery.queues import dead_queue, service_queue
+from {{ cookiecutter.package_name }}.delivery.broker import service_queue
 
 from ..support.broker_state import delete_queue
 from ..support.probe_tasks import die_while, journal_lines
@@ -35,8 +35,7 @@ def poison_queue(broker_server: str) -> Iterator[str]:
     """A name for the test's own service queue; it and its dead-task queue go afterwards."""
     name = f"poison-{uuid.uuid4().hex[:8]}"
     yield name
-    delete_queue(service_queue(queue_of(name)))
-    delete_queue(dead_queue(queue_of(name)))
+    delete_queue(queue_of(name))
 
 
 def worker_for(name: str) -> AbstractContextManager[ChildProcess]:

@@ -10,15 +10,14 @@ from typing import Any
 from kombu import Queue
 
 from {{ cookiecutter.package_name }}.celery import app
+from {{ cookiecutter.package_name }}.delivery.broker import dead_queue, service_queue
 
 from scripts.processes import ChildProcess, free_port
 
 
 def celery_queue(name: str | Queue) -> Queue:
-    """The queue as declared: a test's own queues as Celery creates missing ones."""
-    if isinstance(name, Queue):
-        return name
-    return app.amqp.queues.new_missing(name)
+    """The queue as the service declares it: as its own queue, whatever the name."""
+    return name if isinstance(name, Queue) else service_queue(name)
 
 
 def messages_waiting(name: str | Queue, url: str | None = None) -> int:
@@ -30,11 +29,14 @@ def messages_waiting(name: str | Queue, url: str | None = None) -> int:
 
 
 def delete_queue(name: str | Queue) -> None:
+    """Delete the queue and its dead-task queue, with what they hold."""
+    queue = celery_queue(name)
     with app.connection_for_write() as connection:
-        queue = celery_queue(name).bind(connection.default_channel)
-        # Purge first: Redis "deletes" only queues it saw declared on this channel.
-        queue.purge()
-        queue.delete()
+        for each in (queue, dead_queue(queue.name)):
+            bound = each.bind(connection.default_channel)
+            # Purge first: Redis "deletes" only queues it saw declared on this channel.
+            bound.purge()
+            bound.delete()
 
 
 class RedisServer:

@@ -3,11 +3,10 @@
 Celery declares its queues durable and publishes its tasks persistent, so
 RabbitMQ has them on disk when it stops. The tasks running at that moment can
 no longer be acknowledged: RabbitMQ gives them out again once it is back, so
-the worker stops them when the connection drops (see
-``cancel_tasks_on_connection_loss`` in celery.py) rather than let them
-complete twice. The test starts a RabbitMQ node of its own (its own ports,
-data directory and Erlang cookie) and restarts that one: the machine's broker
-and its other clients are never disturbed.
+the worker stops them when the connection drops (see ``delivery/broker.py``)
+rather than let them complete twice. The test starts a RabbitMQ node of its
+own (its own ports, data directory and Erlang cookie) and restarts that one:
+the machine's broker and its other clients are never disturbed.
 """
 
 import os

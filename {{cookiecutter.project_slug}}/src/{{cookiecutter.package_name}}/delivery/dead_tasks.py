@@ -15,7 +15,7 @@ from kombu.message import Message
 
 from ..celery import app
 from ..config import settings
-from .queues import dead_queue, service_queue
+from .broker import dead_queue, service_queue
 
 # Headers the brokers add on the way to the dead-task queue; a task sent
 # again starts without them.

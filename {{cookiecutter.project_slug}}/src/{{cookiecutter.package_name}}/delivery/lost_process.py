@@ -14,7 +14,7 @@ from celery.exceptions import WorkerLostError
 from celery.worker.request import Request
 
 from ..config import settings
-from .queues import dead_queue
+from .broker import dead_queue
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Deliveries on RabbitMQ: the quorum queue counts them and dead-letters the last.
 
-The queue's delivery limit (``queues.py``) does the work in the broker, even
+The queue's delivery limit (``broker.py``) does the work in the broker, even
 when a whole worker dies; the worker only reads the count to report it.
 """
 

@@ -1,12 +1,13 @@
-"""Redis's queues: the service queue as Celery makes it, and a list for dead tasks."""
+"""What the service asks of Redis: the queue as Celery makes it, a list for dead tasks."""
 
 from typing import Any
 
+from celery import Celery
 from kombu import Exchange, Queue
 
 from ..config import settings
 
-REDIS = ("redis://", "rediss://")
+REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 def dead_queue(name: str) -> Queue:
@@ -19,9 +20,13 @@ def service_queue(name: str) -> Queue:
     return Queue(name, Exchange(name), routing_key=name)
 
 
+# Redis takes a countdown as it is.
+BrokerCelery = Celery
+
+
 def broker_settings(broker_url: str) -> dict[str, Any]:
     """Celery settings for this broker; none for the embedded SQLite broker."""
-    if not broker_url.startswith(REDIS):
+    if not broker_url.startswith(REDIS_SCHEMES):
         return {}
     # Only Redis has a visibility timeout (see config.py); SQLite's transport
     # rejects the option.

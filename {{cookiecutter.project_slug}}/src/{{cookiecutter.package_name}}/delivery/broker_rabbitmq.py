@@ -1,4 +1,4 @@
-"""RabbitMQ's queues: quorum queues, a delivery limit, and a queue for dead tasks.
+"""What the service asks of RabbitMQ: quorum queues, a delivery limit, a queue for dead tasks.
 
 Quorum queues are replicated and are what RabbitMQ 4 recommends for data
 that must not be lost. Their delivery limit bounds a task that kills its
@@ -6,14 +6,18 @@ worker process: after TASK_MAX_DELIVERIES deliveries RabbitMQ dead-letters it
 into the dead-task queue (docs/design.md, "Poison tasks").
 """
 
+import math
 from typing import Any
 
+from celery import Celery
+from celery.app.amqp import AMQP, Queues
+from celery.result import AsyncResult
 from celery.signals import worker_ready
 from kombu import Exchange, Queue
 
 from ..config import settings
 
-AMQP = ("amqp://", "amqps://", "pyamqp://")
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 
 
 def dead_queue(name: str) -> Queue:
@@ -46,15 +50,39 @@ def service_queue(name: str) -> Queue:
     )
 
 
+class ServiceQueues(Queues):
+    def new_missing(self, name: str) -> Queue:
+        # A queue Celery creates on its own (another service's, a test's) is
+        # declared as the service queue is, delivery limit included, so any
+        # two processes that name it declare the same queue.
+        return service_queue(name)
+
+
+class ServiceAMQP(AMQP):
+    queues_cls = ServiceQueues
+
+
+class BrokerCelery(Celery):
+    """Celery, with queues declared as above and countdowns that delayed delivery can take."""
+
+    amqp_cls = f"{__name__}:ServiceAMQP"
+
+    def send_task(self, name: str, *args: Any, **options: Any) -> AsyncResult[Any]:
+        # Every task leaves through here: calls, retries, the outbox relay.
+        # Native delayed delivery counts whole seconds, and Celery 5.7 raises
+        # "countdown must be a positive number" for one between 0 and 1.
+        countdown = options.get("countdown")
+        if countdown and settings.celery_broker_url.startswith(AMQP_SCHEMES):
+            options["countdown"] = math.ceil(countdown)
+        return super().send_task(name, *args, **options)
+
+
 def broker_settings(broker_url: str) -> dict[str, Any]:
     """Celery settings for this broker; none for the embedded SQLite broker."""
-    if not broker_url.startswith(AMQP):
+    if not broker_url.startswith(AMQP_SCHEMES):
         return {}
     return {
         "task_queues": [service_queue(settings.celery_queue)],
-        # Queues Celery creates on its own (another service's, a test's).
-        "task_create_missing_queue_type": "quorum",
-        "task_create_missing_queue_exchange_type": "topic",
         # A publish returns once RabbitMQ has stored the message.
         "broker_transport_options": {"confirm_publish": True},
         # RabbitMQ redelivers a running task once the connection drops: stopped,
@@ -68,7 +96,8 @@ def broker_settings(broker_url: str) -> dict[str, Any]:
 def declare_dead_task_queue(sender: Any, **_: Any) -> None:
     # RabbitMQ holds a dead-lettered task back, out of sight, until the queue
     # it goes to exists.
-    if not settings.celery_broker_url.startswith(AMQP):
+    if not settings.celery_broker_url.startswith(AMQP_SCHEMES):
         return
     with sender.app.connection_for_write() as connection:
-        dead_queue(settings.celery_queue).bind(connection.default_channel).declare()
+        for queue in sender.app.amqp.queues.consume_from.values():
+            dead_queue(queue.name).bind(connection.default_channel).declare()
