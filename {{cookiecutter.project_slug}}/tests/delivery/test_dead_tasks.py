@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.config import settings
-from {{ cookiecutter.package_name }}.delivery.dead_tasks import dead_tasks
 from {{ cookiecutter.package_name }}.delivery.lost_process import TaskIsDead
 from {{ cookiecutter.package_name }}.delivery.broker import service_queue
 
-from ..support.broker_state import delete_queue
+from ..support.broker_state import delete_queue, is_dead
 from ..support.probe_tasks import die_while, journal_lines
 from ..support.run import queue_of
 from ..support.waiting import wait_until
@@ -52,10 +51,6 @@ def delivery_command(*args: str, queue: str) -> subprocess.CompletedProcess[str]
         text=True,
         timeout=TIMEOUT,
     )
-
-
-def is_dead(queue: str, task_id: str) -> bool:
-    return task_id in [task.task_id for task in dead_tasks(queue)]
 
 
 def test_a_task_that_kills_its_process_is_delivered_max_times_then_kept_dead(

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError
 from sqlalchemy.orm import Session, scoped_session
 
-from ..support.broker_state import delete_queue
-from ..support.probe_tasks import die_while, journal_lines, rename_slowly
+from {{ cookiecutter.package_name }}.config import settings
+
+from ..support.broker_state import delete_queue, is_dead
+from ..support.probe_tasks import die_while, die_with_worker_while, journal_lines, rename_slowly
 from ..support.rabbitmq_vhost import QueueInfo, own_vhost
 from ..support.records import add_record
 from ..support.run import queue_of
@@ -59,20 +62,22 @@ def test_every_queue_is_quorum_or_exclusive_and_the_round_trip_completes(
 
 
 @pytest.fixture
-def countdown_queue(broker_server: str) -> Iterator[str]:
-    name = queue_of("countdown")
+def queue_name(broker_server: str) -> Iterator[str]:
+    """A name for the test's own queue, ``queue_of(name)``, deleted afterwards."""
+    name = f"own-{uuid.uuid4().hex[:8]}"
     yield name
-    delete_queue(name)
+    delete_queue(queue_of(name))
 
 
 def test_a_long_task_does_not_hold_back_a_countdown_task(
-    session: scoped_session[Session], countdown_queue: str, tmp_path: Path
+    session: scoped_session[Session], queue_name: str, tmp_path: Path
 ) -> None:
+    countdown_queue = queue_of(queue_name)
     add_record(session, 70)
     session.remove()
     long_journal, countdown_journal = tmp_path / "long", tmp_path / "countdown"
 
-    with own_worker("countdown", node="countdown-busy", concurrency=1):
+    with own_worker(queue_name, node=f"{queue_name}-busy", concurrency=1):
         # Sent first: a worker that took it now would hold it until it is due,
         # behind the long task it takes next.
         die_while.apply_async(
@@ -82,7 +87,7 @@ def test_a_long_task_does_not_hold_back_a_countdown_task(
             (70, "after", LONG_TASK_SECONDS, str(long_journal)), queue=countdown_queue
         )
         wait_until(lambda: journal_lines(long_journal, "start"), "the long task to start")
-        with own_worker("countdown", node="countdown-idle", concurrency=1):
+        with own_worker(queue_name, node=f"{queue_name}-idle", concurrency=1):
             finished = (countdown_journal, long_journal)
             wait_until(
                 lambda: any(journal_lines(journal, "done") for journal in finished),
@@ -105,3 +110,21 @@ def test_a_publish_the_broker_refuses_raises_instead_of_vanishing(broker_server:
         delete_queue(full)
 
     assert isinstance(raised.value.__cause__, MessageNacked), "published with confirms"
+
+
+def test_a_task_that_kills_its_whole_worker_is_delivered_max_times_too(
+    queue_name: str, tmp_path: Path
+) -> None:
+    # RabbitMQ counts a delivery whose connection closed, as it counts a reject.
+    queue, flag, journal = queue_of(queue_name), tmp_path / "flag", tmp_path / "journal"
+    flag.touch()
+    poison = die_with_worker_while.apply_async((str(flag), str(journal)), queue=queue)
+
+    for delivery in range(1, settings.task_max_deliveries + 1):
+        with own_worker(queue_name, node=f"{queue_name}-{delivery}") as worker:
+            wait_until(worker.exited, "the task to kill its worker", TIMEOUT)
+        assert len(journal_lines(journal, "start")) == delivery
+
+    with own_worker(queue_name, node=f"{queue_name}-after"):
+        wait_until(lambda: is_dead(queue, poison.id), "the task to be dead", TIMEOUT)
+    assert len(journal_lines(journal, "start")) == settings.task_max_deliveries

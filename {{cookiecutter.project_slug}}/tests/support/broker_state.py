@@ -11,6 +11,7 @@ from kombu import Queue
 
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.delivery.broker import dead_queue, service_queue
+from {{ cookiecutter.package_name }}.delivery.dead_tasks import dead_tasks
 
 from scripts.processes import ChildProcess, free_port
 
@@ -34,9 +35,17 @@ def delete_queue(name: str | Queue) -> None:
     with app.connection_for_write() as connection:
         for each in (queue, dead_queue(queue.name)):
             bound = each.bind(connection.default_channel)
-            # Purge first: Redis "deletes" only queues it saw declared on this channel.
+            # Declared first: RabbitMQ refuses to purge a queue that is not
+            # there; purged before it goes: Redis "deletes" only queues it saw
+            # declared on this channel.
+            bound.declare()
             bound.purge()
             bound.delete()
+
+
+def is_dead(queue: str, task_id: str) -> bool:
+    """Whether the task waits in ``queue``'s dead-task queue."""
+    return task_id in [task.task_id for task in dead_tasks(queue)]
 
 
 class RedisServer:

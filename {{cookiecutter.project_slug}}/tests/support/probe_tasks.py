@@ -235,6 +235,16 @@ def die_while(flag: str, journal: str) -> str:
 
 
 @app.task
+def die_with_worker_while(flag: str, journal: str) -> str:
+    """Kill this task's whole worker, main process included, while ``flag`` exists."""
+    note(journal, f"start {os.getpid()}")
+    if Path(flag).exists():
+        # The worker leads its process group (scripts/processes.py).
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+    return "survived"
+
+
+@app.task
 def log_at_each_level(text: str) -> None:
     """Log ``text`` at DEBUG and WARNING through a plain ``logging`` logger."""
     plain = logging.getLogger("tests.plain_logger")

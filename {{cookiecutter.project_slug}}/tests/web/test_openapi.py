@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.config import settings
+
 from ..support.web_server import web_server
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -20,14 +22,18 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 # which CPython 3.11.7's parser did not survive once ("AST constructor recursion
 # depth mismatch" in a run of the whole suite).
 OPTIONS = ("--checks", "all", "--max-examples", "50", "--workers", "1")
+# With rpc:// results GET /tasks/{task_id} answers 501 by design (shown in
+# test_task_status.py); schemathesis counts every 5xx as a server error.
+UNSTORED_RESULTS = ("--exclude-path", "/tasks/{task_id}")
 
 
 @pytest.mark.usefixtures("session")  # empties the tables afterwards
 def test_every_answer_matches_the_description_and_none_is_a_500(unwatched_queue: str) -> None:
+    skipped = UNSTORED_RESULTS if settings.celery_result_backend.startswith("rpc") else ()
     # Its tasks go to a queue no worker takes: what it creates needs no task run.
     with web_server("schemathesis", {"CELERY_QUEUE": unwatched_queue}) as server:
         run = subprocess.run(
-            [SCHEMATHESIS, "run", f"{server.url}/openapi.json", *OPTIONS],
+            [SCHEMATHESIS, "run", f"{server.url}/openapi.json", *OPTIONS, *skipped],
             capture_output=True,
             text=True,
             timeout=600,
