@@ -53,6 +53,7 @@ def test_every_queue_is_quorum_or_exclusive_and_the_round_trip_completes(
     assert seen["results"] == ["survived", "retry"], "a countdown and a retry both ran"
     assert queues[service].type == "quorum"
     assert queues[service].durable
+    assert queues[f"{service}-other"].type == "quorum", "as Celery creates a missing queue"
     assert queues[f"{service}.dead"] == QueueInfo(f"{service}.dead", "classic", True, False, False)
     delayed = [queue for name, queue in queues.items() if name.startswith("celery_delayed_")]
     assert len(delayed) == 28, "native delayed delivery's ladder of queues"
