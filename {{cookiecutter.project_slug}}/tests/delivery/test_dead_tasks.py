@@ -75,6 +75,7 @@ def test_a_task_that_kills_its_process_is_delivered_max_times_then_kept_dead(
     assert len(starts) == MAX_DELIVERIES, "one delivery per process it killed, no more"
     assert len(set(starts)) == MAX_DELIVERIES, "each delivery in a new process"
     assert f"{die_while.name}[{poison.id}] is dead: its worker process died on each of its" in log
+    assert log.count(f"[{poison.id}] is dead") == 1, "moved at its last death, not delivered again"
     assert f"requeue {poison.id}" in log
     with pytest.raises(TaskIsDead, match="died on each of its"):
         poison.get(timeout=TIMEOUT)
