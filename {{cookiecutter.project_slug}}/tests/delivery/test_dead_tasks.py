@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.config import settings
-from {{ cookiecutter.package_name }}.delivery.lost_process import TaskIsDead
 from {{ cookiecutter.package_name }}.delivery.broker import service_queue
+from {{ cookiecutter.package_name }}.delivery.lost_process import TaskIsDead
 
 from ..support.broker_state import delete_queue, is_dead
 from ..support.probe_tasks import die_while, journal_lines

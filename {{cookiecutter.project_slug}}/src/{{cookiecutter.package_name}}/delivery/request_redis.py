@@ -13,9 +13,9 @@ from celery import Task
 from celery.worker.state import task_ready
 
 from ..config import settings
+from .broker import dead_queue
 from .dead_tasks import move
 from .lost_process import LostProcessReportingRequest
-from .broker import dead_queue
 
 # Longer than a message can wait in a queue, so a count outlives its message.
 COUNT_KEPT_FOR = 7 * 24 * 3600

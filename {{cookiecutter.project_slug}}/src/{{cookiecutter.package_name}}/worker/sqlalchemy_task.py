@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, scoped_session
 from ..config import settings
 from ..database.after_commit import call_after_commit
 from ..database.transient_errors import is_transient
-from ..delivery.request import LimitedDeliveryTask
 from ..db import db_session
+from ..delivery.request import LimitedDeliveryTask
 from ..outbox.writer import add_to_outbox
 
 
