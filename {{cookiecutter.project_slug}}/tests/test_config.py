@@ -4,6 +4,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
 
+from scripts.processes import PROJECT_ROOT
+
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASK_RETRY_DELAY", "0.2")
@@ -62,3 +64,12 @@ def test_nonsense_values_are_refused_naming_the_setting(
 
     with pytest.raises(ValueError, match=name.lower()):
         Settings()
+
+
+def test_every_setting_is_documented_in_the_readme_and_env_example() -> None:
+    names = [name.upper() for name in Settings.model_fields]
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    env_example = (PROJECT_ROOT / ".env.example").read_text()
+
+    assert [name for name in names if f"`{name}`" not in readme] == []
+    assert [name for name in names if f"{name}=" not in env_example] == []
