@@ -96,12 +96,23 @@ def test_an_operator_lists_a_dead_task_and_sends_it_again(
         assert listed.returncode == 0, listed.stderr
         assert f"{poison.id} {die_while.name}(" in listed.stdout
 
+        # Sent again before its cause is fixed: a new count, so as many deliveries again.
+        assert delivery_command("requeue", poison.id, queue=queue).returncode == 0
+        wait_until(
+            lambda: (
+                len(journal_lines(journal, "start")) == 2 * MAX_DELIVERIES
+                and is_dead(queue, poison.id)
+            ),
+            "the requeued task to be dead again",
+            TIMEOUT,
+        )
+
         flag.unlink()  # the cause is fixed: the task no longer kills its process
         requeued = delivery_command("requeue", poison.id, queue=queue)
         assert requeued.returncode == 0, requeued.stderr
         wait_until(lambda: journal_lines(journal, "done"), "the requeued task to finish", TIMEOUT)
 
-    assert len(journal_lines(journal, "start")) == MAX_DELIVERIES + 1
+    assert len(journal_lines(journal, "start")) == 2 * MAX_DELIVERIES + 1
     assert not is_dead(queue, poison.id)
     again = delivery_command("requeue", poison.id, queue=queue)
     assert again.returncode == 1
