@@ -56,9 +56,10 @@ def remove_web_files() -> None:
 
 DELIVERY = PACKAGE / "delivery"
 BROKERS = ("redis", "rabbitmq")
-# Each broker has its own queues and delivery counting: delivery/broker_<broker>.py
-# and delivery/request_<broker>.py, kept as broker.py and request.py.
-BROKER_MODULES = ("broker", "request")
+# Each broker has its own queues, delivery counting and batch publishing:
+# delivery/broker_<broker>.py, request_<broker>.py and batch_publish_<broker>.py,
+# kept without the suffix.
+BROKER_MODULES = ("broker", "request", "batch_publish")
 
 
 def keep_broker(broker: str) -> None:

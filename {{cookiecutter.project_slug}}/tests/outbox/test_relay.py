@@ -9,10 +9,11 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from kombu import Exchange, Queue
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
@@ -22,10 +23,12 @@ from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.commands import dead_letters, revive
+from {{ cookiecutter.package_name }}.outbox.loop import Relay
 from {{ cookiecutter.package_name }}.outbox.relay import relay_batch, unsent_oldest_first
 
 from ..support.broker_state import messages_waiting, private_redis
 from ..support.outbox_state import (
+    add_channel_closer,
     add_messages,
     add_unpublishable,
     new_record,
@@ -186,21 +189,72 @@ def refusing_broker(broker_server: str) -> Iterator[RefusingBroker]:
 
 
 def test_a_message_the_broker_refuses_is_not_marked_sent(
-    session: scoped_session[Session], refusing_broker: RefusingBroker
+    session: scoped_session[Session], refusing_broker: RefusingBroker, unwatched_queue: str
 ) -> None:
     record = new_record(session)
+    before = add_to_outbox(session, read_record.name, [record.id], queue=unwatched_queue)
     task_id = add_to_outbox(session, read_record.name, [record.id], queue=refusing_broker.queue)
+    behind = add_to_outbox(session, read_record.name, [record.id], queue=unwatched_queue)
     session.commit()
 
     said = refusing_broker.relay()
 
     message = stored(task_id)
     assert message.sent_at is None
-    if message.attempts:  # RabbitMQ refused this message: its attempt counts
+    if message.attempts:  # RabbitMQ refused this message alone: its attempt counts
         assert "MessageNacked" in str(message.last_error)
+        # Confirmed in the same batch, the others are sent.
+        assert stored(before).sent_at is not None
+        assert stored(behind).sent_at is not None
     else:  # Redis refuses every write: the broker cannot take messages at all
-        assert "broker unreachable, 1 message(s) stay in the outbox" in said
+        assert "broker unreachable, 3 message(s) stay in the outbox" in said
         assert "maxmemory" in said
+        assert stored(before).sent_at is None
+        assert stored(behind).sent_at is None
+
+
+def test_a_message_that_closes_the_channel_fails_alone(
+    session: scoped_session[Session], broker: str, unwatched_queue: str
+) -> None:
+    if not broker.startswith("amqp"):
+        pytest.skip("only RabbitMQ answers a message by closing the channel")
+    record = new_record(session)
+    before = add_to_outbox(session, read_record.name, [record.id], queue=unwatched_queue)
+    closer = add_channel_closer(session, record)
+    behind = add_to_outbox(session, read_record.name, [record.id], queue=unwatched_queue)
+    session.commit()
+
+    batch = relay_batch()
+
+    assert (batch.sent, batch.failed) == (2, 1)
+    assert "NOT_FOUND" in str(stored(closer).last_error)
+    assert stored(before).sent_at is not None
+    assert stored(behind).sent_at is not None
+    assert messages_waiting(unwatched_queue) == 2
+
+
+def test_an_idle_pass_costs_the_database_one_indexed_query(
+    session: scoped_session[Session], broker: str
+) -> None:
+    relay = Relay(every=1)
+    statements: list[str] = []
+
+    def count(*arguments: Any) -> None:
+        statements.append(arguments[2])
+
+    try:
+        relay.one_pass()  # the first pass also deletes sent messages and checks the age
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            relay.one_pass()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    finally:
+        relay.wakeup.close()
+
+    # The relay's query, whose plan the test below checks.
+    assert len(statements) == 1, statements
+    assert "FROM outbox_messages" in statements[0]
 
 
 def test_a_pass_while_the_application_writes_publishes_each_message_once(

@@ -1,5 +1,6 @@
 """The outbox's command line and the relay loop, run as processes the way an operator runs them."""
 
+import re
 import time
 
 import pytest
@@ -7,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
-from {{ cookiecutter.package_name }}.outbox.relay import relay_batch
+from {{ cookiecutter.package_name }}.outbox.relay import BATCH_SIZE, relay_batch
 
 from ..support.broker_state import messages_waiting
 from ..support.outbox_state import (
@@ -83,7 +85,8 @@ def test_sent_messages_are_deleted_after_the_retention_period(
 def test_sigterm_lets_the_batch_finish_and_nothing_is_published_twice(
     session: scoped_session[Session], unwatched_queue: str
 ) -> None:
-    messages = 300
+    # Batches enough that a SIGTERM comes before the last one.
+    messages = 4 * BATCH_SIZE
     add_messages(session, messages, unwatched_queue)
     env = {"OUTBOX_RELAY_EVERY": "60"}
 
@@ -119,3 +122,49 @@ def test_the_relay_loop_rides_out_a_database_outage(
 
     assert relay.process.returncode == 0, relay.log()
     assert "relaying again" in relay.log()
+
+
+def sent_by(log: str) -> int:
+    return sum(int(count) for count in re.findall(r"sent (\d+) message\(s\)", log))
+
+
+@pytest.mark.skipif(
+    engine.dialect.name == "sqlite", reason="SQLite: one relay (a second waits for the lock)"
+)
+def test_two_relays_share_the_work_and_publish_each_message_once(
+    session: scoped_session[Session], unwatched_queue: str
+) -> None:
+    messages = 5 * BATCH_SIZE
+    env = {"OUTBOX_RELAY_EVERY": "0.2"}
+    with (
+        running_relay(TMP_DIR / "relay-one.log", env) as one,
+        running_relay(TMP_DIR / "relay-two.log", env) as two,
+    ):
+        one.wait_until(lambda: "relay started" in one.log(), "one to start", TIMEOUT)
+        two.wait_until(lambda: "relay started" in two.log(), "two to start", TIMEOUT)
+        # One commit: both relays wake to the same work.
+        add_messages(session, messages, unwatched_queue)
+        wait_until(lambda: stored_unsent() == 0, "the relays to send everything", TIMEOUT)
+        one.stop(timeout=TIMEOUT)
+        two.stop(timeout=TIMEOUT)
+
+    assert sent_by(one.log()) + sent_by(two.log()) == messages
+    assert sent_by(one.log()) > 0, "the first relay sent nothing"
+    assert sent_by(two.log()) > 0, "the second relay sent nothing"
+    # Each message reached the broker exactly once.
+    assert messages_waiting(unwatched_queue) == messages
+
+
+@pytest.mark.skipif(engine.dialect.name != "postgresql", reason="only PostgreSQL notifies commits")
+def test_a_commit_wakes_the_relay_long_before_its_next_pass(
+    session: scoped_session[Session], unwatched_queue: str
+) -> None:
+    add_messages(session, 1, unwatched_queue)
+    with running_relay(TMP_DIR / "relay-wakes.log", {"OUTBOX_RELAY_EVERY": "3600"}) as relay:
+        # The first pass sends the first message, then the relay sleeps for an hour.
+        wait_until(lambda: messages_waiting(unwatched_queue) == 1, "the first pass", TIMEOUT)
+        assert "as each message commits (LISTEN outbox_messages)" in relay.log()
+
+        add_messages(session, 1, unwatched_queue)
+
+        wait_until(lambda: messages_waiting(unwatched_queue) == 2, "the commit to wake it", TIMEOUT)

@@ -66,6 +66,25 @@ def add_unpublishable(session: scoped_session[Session], record: Record) -> str:
     return task_id
 
 
+def add_channel_closer(session: scoped_session[Session], record: Record) -> str:
+    """A message RabbitMQ answers by closing the channel: its exchange does not exist.
+
+    ``add_to_outbox`` takes no exchange; a row written some other way is not checked.
+    """
+    task_id = str(uuid.uuid4())
+    session.add(
+        OutboxMessage(
+            task_id=task_id,
+            task_name=read_record.name,
+            args=[record.id],
+            kwargs={},
+            options={"exchange": "no-such-exchange", "routing_key": "nowhere"},
+        )
+    )
+    session.flush()
+    return task_id
+
+
 def run_outbox_command(
     *arguments: str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

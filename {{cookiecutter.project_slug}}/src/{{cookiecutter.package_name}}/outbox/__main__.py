@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..config import settings
 from .commands import dead_letters, describe, outbox_status, revive
-from .relay import Relay, relay_once
+from .loop import Relay, relay_once
 
 
 def main(argv: Sequence[str] | None = None) -> int:

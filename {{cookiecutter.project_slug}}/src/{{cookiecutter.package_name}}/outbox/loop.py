@@ -1,0 +1,103 @@
+"""The relay as a process: a pass whenever messages may wait, until SIGTERM or SIGINT.
+
+A pass publishes until the outbox is empty (``relay.relay_pending``), then the
+relay sleeps until a message commits (``wakeup``) or OUTBOX_RELAY_EVERY
+passes. An idle pass costs the database one indexed query; deleting sent
+messages and the check for a stuck outbox run once a minute.
+"""
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from sqlalchemy.exc import DBAPIError
+
+from ..config import settings
+from .commands import outbox_status
+from .relay import purge_sent, relay_engine, relay_pending
+from .wakeup import wakeup_for
+
+logger = logging.getLogger(__name__)
+
+HOUSEKEEPING_EVERY = 60.0
+
+
+class Relay:
+    """A pass every ``every`` seconds, or as soon as a message commits where the database says so.
+
+    SIGTERM and SIGINT let the batch under way finish.
+    """
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.stopping = threading.Event()
+        self.wakeup = wakeup_for(relay_engine)
+        self.failing = False
+        self.last_housekeeping = -HOUSEKEEPING_EVERY
+
+    def stop(self, signum: int, _: FrameType | None) -> None:
+        logger.info("%s: stopping after this batch", signal.Signals(signum).name)
+        self.stopping.set()
+        self.wakeup.interrupt()
+
+    def run(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.stop)
+        try:
+            self.wakeup.wait(0)  # starts listening before the first pass
+            logger.info("relay started: %s", self.wakeup.describe(self.every))
+            while not self.stopping.is_set():
+                self.one_pass()
+                if not self.stopping.is_set():
+                    self.wakeup.wait(self.every)
+        finally:
+            self.wakeup.close()
+        logger.info("relay stopped")
+
+    def one_pass(self) -> None:
+        try:
+            sent = relay_pending(self.stopping.is_set)
+            if time.monotonic() - self.last_housekeeping >= HOUSEKEEPING_EVERY:
+                self.housekeeping()
+        except (BrokerUnavailable, DBAPIError) as error:
+            # Both heal when the server is back. One line per outage.
+            if not self.failing:
+                logger.warning("cannot relay, trying again every %ss: %s", self.every, error)
+            self.failing = True
+            return
+        if self.failing:
+            logger.info("relaying again")
+        self.failing = False
+        if sent:
+            logger.info("sent %d message(s)", sent)
+
+    def housekeeping(self) -> None:
+        purge_sent(settings.outbox_retention)
+        status = outbox_status()
+        if status.stuck(settings.outbox_alert_after):
+            logger.warning(
+                "the outbox is falling behind (%s); alert after %gs",
+                status,
+                settings.outbox_alert_after,
+            )
+        self.last_housekeeping = time.monotonic()
+
+
+def relay_once() -> int:
+    """One pass for ``--once``: the exit status is 1 if the broker is down."""
+    try:
+        sent = relay_pending()
+    except BrokerUnavailable as error:
+        # One clear line: the traceback would only show kombu's retry machinery.
+        logger.error(
+            "broker unreachable, %d message(s) stay in the outbox: %s",
+            outbox_status().unsent,
+            error,
+        )
+        return 1
+    purge_sent(settings.outbox_retention)
+    logger.info("sent %d message(s)", sent)
+    return 0
