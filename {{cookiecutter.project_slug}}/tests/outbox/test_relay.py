@@ -230,7 +230,9 @@ def test_a_message_that_closes_the_channel_fails_alone(
     assert "NOT_FOUND" in str(stored(closer).last_error)
     assert stored(before).sent_at is not None
     assert stored(behind).sent_at is not None
-    assert messages_waiting(unwatched_queue) == 2
+    # At least once: a message published before the closer may have gone
+    # twice, its confirm lost with the channel.
+    assert messages_waiting(unwatched_queue) >= 2
 
 
 def test_an_idle_pass_costs_the_database_one_indexed_query(
