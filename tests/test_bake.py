@@ -76,15 +76,17 @@ WEB_FILES = [
 FASTAPI_ONLY = [f"{WEB}/deps.py", "tests/web/test_openapi.py"]
 FLASK_VARIANTS = [f"{WEB}/app_flask.py", f"{WEB}/user_routes_flask.py"]
 DELIVERY = "src/my_service/delivery"
-# Each broker keeps its own queues and delivery counting, under one name.
+# Each broker keeps its own queues, delivery counting and batch publishing,
+# under one name.
 BROKER_MODULES = [
     f"{DELIVERY}/broker.py",
     f"{DELIVERY}/request.py",
+    f"{DELIVERY}/batch_publish.py",
     "tests/delivery/test_dead_tasks.py",
 ]
 BROKER_VARIANTS = [
     f"{DELIVERY}/{module}_{broker}.py"
-    for module in ("broker", "request")
+    for module in ("broker", "request", "batch_publish")
     for broker in ("redis", "rabbitmq")
 ]
 REDIS_ONLY = ["tests/worker/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]

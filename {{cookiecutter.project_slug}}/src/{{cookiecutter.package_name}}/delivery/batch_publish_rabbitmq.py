@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from amqp.exceptions import ChannelError, MessageNacked
 from kombu import Connection, Producer
@@ -20,8 +20,6 @@ from ..celery import app
 
 # Longer than RabbitMQ takes to store a batch on a busy quorum queue.
 CONFIRM_TIMEOUT = 30.0
-
-Message = TypeVar("Message")
 
 # A few quick attempts: the relay tries again at its next pass anyway.
 CONNECT_RETRY_POLICY: dict[str, Any] = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
@@ -77,8 +75,8 @@ class Confirms:
 
 def publish_batch(
     connection: Connection,
-    messages: Sequence[Message],
-    publish: Callable[[Producer, Message], None],
+    messages: Sequence[Any],
+    publish: Callable[[Producer, Any], None],
 ) -> dict[int, Exception]:
     """Call ``publish`` for each message; return once the broker has every one it took.
 
@@ -102,8 +100,8 @@ def publish_batch(
 
 def publish_one_at_a_time(
     connection: Connection,
-    messages: Sequence[Message],
-    publish: Callable[[Producer, Message], None],
+    messages: Sequence[Any],
+    publish: Callable[[Producer, Any], None],
 ) -> dict[int, Exception]:
     refused: dict[int, Exception] = {}
     for position, message in enumerate(messages):
@@ -118,8 +116,8 @@ def publish_one_at_a_time(
 
 def publish_confirmed(
     connection: Connection,
-    messages: Sequence[Message],
-    publish: Callable[[Producer, Message], None],
+    messages: Sequence[Any],
+    publish: Callable[[Producer, Any], None],
 ) -> dict[int, Exception]:
     channel: Any = connection.channel()
     unknown_fate: tuple[type[BaseException], ...] = (*connection.connection_errors, ChannelError)

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from kombu import Connection, Producer
 from kombu.exceptions import BatchPublishError  # type: ignore[attr-defined]
@@ -12,8 +12,6 @@ from ..celery import app
 
 # A batch is sent in one pipeline: no flush until its end.
 MAX_BATCH = 10_000
-
-Message = TypeVar("Message")
 
 # A few quick attempts: the relay tries again at its next pass anyway.
 CONNECT_RETRY_POLICY: dict[str, Any] = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
@@ -29,8 +27,8 @@ def batch_connection() -> Iterator[Connection]:
 
 def publish_batch(
     connection: Connection,
-    messages: Sequence[Message],
-    publish: Callable[[Producer, Message], None],
+    messages: Sequence[Any],
+    publish: Callable[[Producer, Any], None],
 ) -> dict[int, Exception]:
     """Call ``publish`` for each message; return once the broker has every one it took.
 
@@ -48,9 +46,9 @@ def publish_batch(
         *connection.channel_errors,
     )
     refused: dict[int, Exception] = {}
-    # kombu's batch (new in 5.7: celery-types does not know it yet) pipelines
-    # the LPUSHes: one round trip, not one a message.
-    # On the embedded SQLite broker it publishes each message at once.
+    # kombu's batch (new in 5.7, unknown to celery-types yet) pipelines the
+    # LPUSHes: one round trip, not one a message. On the embedded SQLite
+    # broker it publishes each message at once.
     try:
         with producer.batch(max_size=MAX_BATCH):  # type: ignore[attr-defined]
             for position, message in enumerate(messages):
