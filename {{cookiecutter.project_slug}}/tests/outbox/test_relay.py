@@ -254,9 +254,11 @@ def test_an_idle_pass_costs_the_database_one_indexed_query(
     finally:
         relay.wakeup.close()
 
-    # The relay's query, whose plan the test below checks.
-    assert len(statements) == 1, statements
-    assert "FROM outbox_messages" in statements[0]
+    # The relay's query, whose plan the test below checks (SQLite's BEGIN
+    # IMMEDIATE goes through the cursor too, but reads nothing).
+    queries = [statement for statement in statements if not statement.startswith("BEGIN")]
+    assert len(queries) == 1, statements
+    assert "FROM outbox_messages" in queries[0]
 
 
 def test_a_pass_while_the_application_writes_publishes_each_message_once(
