@@ -4,7 +4,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .distance import AtDistance
 from .longrun import LongRun
+from .relay import RelayFigures
 from .workload import Measurement
 
 # Each round runs these in this order, on fresh workers.
@@ -32,6 +34,14 @@ INPROCESS_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": 
 # get_from_db's round trips the database allows: the SELECT alone in autocommit
 # on PostgreSQL; the SELECT and the ROLLBACK that ends its snapshot on MySQL.
 ROUND_TRIPS_TARGET = {"postgresql": 1.0, "mysql": 2.0}
+# At a network's distance, round trips decide: get_from_db's one against the
+# 2013 pattern's three, and its one against the bare driver's.
+DISTANCE_VS_POST_2013 = 2.0
+DISTANCE_VS_DRIVER = 0.9
+# The outbox relay: messages per second by broker, and on PostgreSQL (woken by
+# NOTIFY) the commit-to-broker latency in ms, median and worst.
+RELAY_TARGET = {"redis": 5_000, "amqp": 2_000}
+LATENCY_TARGET_MS = (20.0, 200.0)
 
 
 def _cell(value: object) -> str:
@@ -301,7 +311,117 @@ class Target:
     met: bool | None  # None: cannot be measured here (no server to ask)
 
 
-def targets(summaries: Sequence[Summary], backend: str, long: LongRun | None) -> list[Target]:
+def distance_title(far: AtDistance) -> str:
+    return f"At a network's distance ({far.delay_ms:g} ms each way, one round)"
+
+
+def distance_table(far: AtDistance) -> str:
+    header = ("workload", "in-process µs/task", "tasks/s", "errors")
+    rows = [
+        (
+            name,
+            far.inprocess_us.get(path),
+            far.workers[name].tasks_per_second,
+            far.workers[name].errors,
+        )
+        for name, path in (
+            ("get_from_db", "service"),
+            ("post_2013", "post_2013"),
+            ("driver", "driver"),
+        )
+    ]
+    return _table(header, rows)
+
+
+def relay_table(figures: RelayFigures) -> str:
+    header = (
+        "broker",
+        "messages",
+        "seconds (process start included)",
+        "messages/s",
+        "in the broker",
+        "commit to broker ms, median",
+        "worst",
+    )
+    rows = [
+        (
+            figures.broker,
+            figures.messages,
+            figures.seconds,
+            figures.messages_per_second,
+            figures.in_broker,
+            figures.latency_ms_median,
+            figures.latency_ms_worst,
+        )
+    ]
+    return _table(header, rows)
+
+
+def relay_targets(figures: RelayFigures, backend: str) -> list[Target]:
+    goal = RELAY_TARGET.get(figures.broker)
+    items = [
+        Target(
+            f"relay ({figures.broker}): every message in the broker once",
+            f"{figures.in_broker} of {figures.messages}",
+            figures.in_broker == figures.messages,
+        ),
+        Target(
+            f"relay ({figures.broker}): >= {_cell(goal)} messages/s, process start included",
+            _cell(figures.messages_per_second),
+            None if goal is None else figures.messages_per_second >= goal,
+        ),
+    ]
+    median, worst = LATENCY_TARGET_MS
+    measured = (
+        f"{_cell(figures.latency_ms_median)} ms median, {_cell(figures.latency_ms_worst)} ms worst"
+    )
+    if backend == "postgresql":
+        items.append(
+            Target(
+                f"relay: commit to broker <= {median:g} ms median, <= {worst:g} ms worst (NOTIFY)",
+                measured,
+                (figures.latency_ms_median or 0) <= median
+                and (figures.latency_ms_worst or 0) <= worst,
+            )
+        )
+    else:
+        items.append(
+            Target(
+                f"relay: commit to broker, bounded by OUTBOX_RELAY_EVERY ({backend} has no NOTIFY)",
+                measured,
+                None,
+            )
+        )
+    return items
+
+
+def distance_targets(far: AtDistance) -> list[Target]:
+    versus_post, versus_driver = (
+        far.ratio("get_from_db", "post_2013"),
+        far.ratio("get_from_db", "driver"),
+    )
+    return [
+        Target(
+            f"{far.delay_ms:g} ms away: get_from_db"
+            f" >= {DISTANCE_VS_POST_2013:g} x post_2013 tasks/s",
+            f"{_cell(versus_post)} x",
+            None if versus_post is None else versus_post >= DISTANCE_VS_POST_2013,
+        ),
+        Target(
+            f"{far.delay_ms:g} ms away: get_from_db >= {DISTANCE_VS_DRIVER:g} x driver tasks/s",
+            f"{_cell(versus_driver)} x",
+            None if versus_driver is None else versus_driver >= DISTANCE_VS_DRIVER,
+        ),
+    ]
+
+
+def targets(
+    summaries: Sequence[Summary],
+    backend: str,
+    long: LongRun | None,
+    far: AtDistance | None = None,
+    relayed: RelayFigures | None = None,
+) -> list[Target]:
     items = []
     for ours in [s for s in summaries if s.workload == "get_from_db"]:
         ratio = ours.ratio_to_ceiling or 0.0
@@ -363,6 +483,10 @@ def targets(summaries: Sequence[Summary], backend: str, long: LongRun | None) ->
                 else growth["worker_open_files"] <= 0 and growth["server_connections"] <= 0,
             ),
         ]
+    if far is not None:
+        items += distance_targets(far)
+    if relayed is not None:
+        items += relay_targets(relayed, backend)
     return items
 
 

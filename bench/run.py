@@ -36,7 +36,8 @@ from my_service.celery import app
 from my_service.config import settings
 from sqlalchemy.engine import make_url
 
-from . import database, inprocess, machine, post_2013, report
+from . import database, inprocess, machine, post_2013, relay, report
+from .distance import AtDistance, at_distance
 from .longrun import LongRun, long_run
 from .workload import Measurement, Setup, Workload, measure
 
@@ -98,12 +99,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=50_000,
         help="get_from_db tasks through one worker, resources sampled (50000; 0 skips)",
     )
+    parser.add_argument(
+        "--network-delay-ms",
+        type=float,
+        default=0.5,
+        help="also run get_from_db, post_2013 and driver with the database this far, each way"
+        " (0.5; 0 skips)",
+    )
+    parser.add_argument(
+        "--distance-tasks", type=int, default=2_000, help="tasks per workload at distance (2000)"
+    )
+    parser.add_argument(
+        "--relay-messages",
+        type=int,
+        default=20_000,
+        help="outbox messages for the relay's throughput (20000; 0 skips the relay)",
+    )
+    parser.add_argument(
+        "--latency-messages",
+        type=int,
+        default=relay.LATENCY_MESSAGES,
+        help="messages for the relay's commit-to-broker latency (%(default)s)",
+    )
     parser.add_argument("--json", type=Path, default=VAR / "results.json", help="%(default)s")
     args = parser.parse_args(argv)
     if args.tasks < 1 or args.concurrency < 1 or args.rounds < 1:
         parser.error("--tasks, --concurrency and --rounds must be positive")
-    if args.inprocess_calls < 0 or args.long_run < 0:
-        parser.error("--inprocess-calls and --long-run must not be negative")
+    if min(args.inprocess_calls, args.long_run, args.relay_messages, args.network_delay_ms) < 0:
+        parser.error("--inprocess-calls, --long-run, --relay-messages, --network-delay-ms: not < 0")
+    if args.distance_tasks < 1 or args.latency_messages < 1:
+        parser.error("--distance-tasks and --latency-messages must be positive")
     args.pool = args.pool or ["prefork", "threads"]
     return args
 
@@ -149,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     kinds = workloads()
     env = {"DATABASE_URL": database_url}
     long: LongRun | None = None
+    far: AtDistance | None = None
+    relayed: relay.RelayFigures | None = None
     try:
         database.seed_users(database_url, users)
 
@@ -191,13 +218,37 @@ def main(argv: list[str] | None = None) -> None:
                 env,
             )
             long = long_run(setup)
+        if args.network_delay_ms:
+            print(f"At {args.network_delay_ms} ms each way", file=sys.stderr, flush=True)
+            far_setup = Setup(
+                args.distance_tasks,
+                args.pool[0],
+                args.concurrency,
+                users,
+                database_url,
+                queue,
+                log_dir,
+                env,
+            )
+            far = at_distance(
+                kinds,
+                far_setup,
+                args.network_delay_ms,
+                args.inprocess_calls or 500,
+                dict(os.environ),
+            )
+        if args.relay_messages:
+            print("The outbox relay", file=sys.stderr, flush=True)
+            relayed = relay.measure(
+                database_url, args.relay_messages, args.latency_messages, log_dir
+            )
     finally:
         database.drop(database_url)
         delete_queue(queue)
 
     command = "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:])
     backend = make_url(settings.database_url).get_backend_name()
-    targets = report.targets(summaries, backend, long)
+    targets = report.targets(summaries, backend, long, far, relayed)
     print(f"\n{report.summary_table(summaries)}\n")
     if costs:
         print(f"In-process, per task:\n\n{report.costs_table(costs)}\n")
@@ -206,6 +257,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Scaling ({args.pool[0]} pool):\n\n{report.scaling_table(scaling_rows)}\n")
     if long is not None:
         print(f"{report.long_run_title(long)}:\n\n{report.long_run_table(long)}\n")
+    if far is not None:
+        print(f"{report.distance_title(far)}:\n\n{report.distance_table(far)}\n")
+    if relayed is not None:
+        print(f"The outbox relay:\n\n{report.relay_table(relayed)}\n")
     print(f"Targets:\n{report.targets_text(targets)}\n")
     print(
         f"Machine: {described['cpu']}, {described['cores']} cores, {described['ram_gb']} GB RAM,"
@@ -248,6 +303,8 @@ def main(argv: list[str] | None = None) -> None:
             for row in scaling_rows
         ],
         "long_run": None if long is None else asdict(long) | {"growth": long.growth()},
+        "at_distance": None if far is None else far.as_json(),
+        "relay": None if relayed is None else asdict(relayed),
         "targets": [asdict(t) for t in targets],
         "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
         "total_seconds": round(total, 1),

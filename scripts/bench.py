@@ -9,10 +9,14 @@ can measure: how long baking takes, and how long the generated suite runs.
 Environment:
   BENCH_DATABASES  "postgresql mysql" (the default): one bake and one run each,
                    on this machine's PostgreSQL and MariaDB, both with Redis
+  BENCH_RABBITMQ   1 (the default): also bake a PostgreSQL project with RabbitMQ
+                   and time its outbox relay alone (`python -m bench.relay`);
+                   BENCH_RABBITMQ_MESSAGES messages (10000)
   BENCH_ARGS    passed to `python -m bench.run` (e.g. "--tasks 1000 --rounds 1")
   BENCH_SUITE   0 to skip timing the generated `make test`
   BENCH_DIR     where to bake (default .bench/, wiped first)
-  TEST_POSTGRES_URL, TEST_MYSQL_URL, TEST_REDIS_URL   the servers, as for the template's tests
+  TEST_POSTGRES_URL, TEST_MYSQL_URL, TEST_REDIS_URL, TEST_RABBITMQ_URL   the
+                servers, as for the template's tests
 """
 
 import json
@@ -35,6 +39,7 @@ BIN = Path(sys.executable).parent
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+RABBITMQ = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 DATABASES = {"postgresql": POSTGRES, "mysql": MARIADB}
 
 
@@ -43,6 +48,14 @@ def servers(database: str) -> dict[str, str]:
         "DATABASE_URL": DATABASES[database],
         "CELERY_BROKER_URL": f"{REDIS}/0",
         "CELERY_RESULT_BACKEND": f"{REDIS}/1",
+    }
+
+
+def rabbitmq_servers() -> dict[str, str]:
+    return {
+        "DATABASE_URL": POSTGRES,
+        "CELERY_BROKER_URL": RABBITMQ,
+        "CELERY_RESULT_BACKEND": "rpc://",
     }
 
 
@@ -68,17 +81,12 @@ def pytest_summary(output: str) -> str:
     return closing[-1].strip("= ") if closing else "no pytest summary found"
 
 
-def bench_one(database: str, bench_dir: Path) -> tuple[Path, dict[str, Any], float, float]:
-    """Bake and install a project on ``database``, then run the benchmark in it."""
-    print(f"Baking a {database} project into {bench_dir / database}", file=sys.stderr, flush=True)
+def bake_and_install(folder: Path, answers: dict[str, str]) -> tuple[Path, float, float]:
+    """A project baked into ``folder`` and installed, with how long each took."""
+    print(f"Baking {answers} into {folder}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     project = Path(
-        cookiecutter(
-            str(TEMPLATE),
-            no_input=True,
-            output_dir=str(bench_dir / database),
-            extra_context={"database": database},
-        )
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(folder), extra_context=answers)
     )
     bake_seconds = time.perf_counter() - started
 
@@ -92,15 +100,38 @@ def bench_one(database: str, bench_dir: Path) -> tuple[Path, dict[str, Any], flo
         [BIN / "uv", "pip", "install", "--quiet", "--python", python, *BENCH_REQUIREMENTS],
         check=True,
     )
+    return project, bake_seconds, install_seconds
+
+
+def run_module(project: Path, module: str, arguments: list[str], env: dict[str, str]) -> None:
     completed = subprocess.run(
-        [python, "-m", "bench.run", *shlex.split(os.environ.get("BENCH_ARGS", ""))],
+        [project / ".venv" / "bin" / "python", "-m", module, *arguments],
         cwd=project,
-        env={**os.environ, **servers(database), "PYTHONPATH": str(TEMPLATE)},
+        env={**os.environ, **env, "PYTHONPATH": str(TEMPLATE)},
     )
     if completed.returncode != 0:
-        raise SystemExit(f"python -m bench.run failed in {project} (exit {completed.returncode})")
+        raise SystemExit(f"python -m {module} failed in {project} (exit {completed.returncode})")
+
+
+def bench_one(database: str, bench_dir: Path) -> tuple[Path, dict[str, Any], float, float]:
+    """Bake and install a project on ``database``, then run the benchmark in it."""
+    project, bake_seconds, install_seconds = bake_and_install(
+        bench_dir / database, {"database": database}
+    )
+    arguments = shlex.split(os.environ.get("BENCH_ARGS", ""))
+    run_module(project, "bench.run", arguments, servers(database))
     bench = json.loads((project / "var" / "bench" / "results.json").read_text())
     return project, bench, bake_seconds, install_seconds
+
+
+def bench_rabbitmq_relay(bench_dir: Path, messages: str) -> dict[str, Any]:
+    """The outbox relay of a PostgreSQL project on RabbitMQ, with publisher confirms."""
+    project, _, _ = bake_and_install(
+        bench_dir / "rabbitmq", {"database": "postgresql", "broker": "rabbitmq"}
+    )
+    run_module(project, "bench.relay", ["--messages", messages], rabbitmq_servers())
+    figures: dict[str, Any] = json.loads((project / "var" / "bench" / "relay.json").read_text())
+    return figures
 
 
 def main() -> None:
@@ -115,6 +146,16 @@ def main() -> None:
 
     runs = {database: bench_one(database, bench_dir) for database in databases}
     project, _, bake_seconds, install_seconds = runs[databases[0]]
+    rabbitmq_relay = None
+    if os.environ.get("BENCH_RABBITMQ", "1") != "0":
+        messages = os.environ.get("BENCH_RABBITMQ_MESSAGES", "10000")
+        rabbitmq_relay = bench_rabbitmq_relay(bench_dir, messages)
+        print(
+            f"Outbox relay, PostgreSQL + RabbitMQ (confirms): {rabbitmq_relay['messages']}"
+            f" messages in {rabbitmq_relay['seconds']}s = {rabbitmq_relay['messages_per_second']}/s"
+            f" (target >= 2000/s); commit to broker {rabbitmq_relay['latency_ms_median']} ms"
+            f" median, {rabbitmq_relay['latency_ms_worst']} ms worst"
+        )
 
     suite_seconds: float | None = None
     suite = "not run (BENCH_SUITE=0)"
@@ -136,6 +177,7 @@ def main() -> None:
         "suite_seconds": None if suite_seconds is None else round(suite_seconds, 1),
         "suite_summary": suite,
         "bench": {database: run[1] for database, run in runs.items()},
+        "rabbitmq_relay": rabbitmq_relay,
     }
     (bench_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"JSON: {bench_dir / 'results.json'}")

@@ -15,6 +15,7 @@ from .test_generated_suites import MARIADB, POSTGRES, REDIS
 WORKLOADS = ["ceiling", "get_from_db", "post_2013", "driver"]
 TASKS = 200
 LONG_RUN = 400
+RELAY_MESSAGES = 300
 # get_from_db's round trips: the SELECT in autocommit on PostgreSQL; the SELECT
 # and the ROLLBACK ending its snapshot on MariaDB. The 2013 pattern: BEGIN,
 # SELECT, ROLLBACK on PostgreSQL (psycopg sends BEGIN); SELECT, ROLLBACK, and the
@@ -38,10 +39,12 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
         env={
             "PATH": f"{BIN}:{os.environ['PATH']}",
             "BENCH_DIR": str(bench_dir),
-            "BENCH_ARGS": f"--tasks {TASKS} --rounds 1 --inprocess-calls 200 --long-run {LONG_RUN}",
+            "BENCH_ARGS": f"--tasks {TASKS} --rounds 1 --inprocess-calls 200 --long-run {LONG_RUN}"
+            f" --distance-tasks {TASKS} --relay-messages {RELAY_MESSAGES} --latency-messages 5",
             "BENCH_SUITE": "0",
+            "BENCH_RABBITMQ_MESSAGES": str(RELAY_MESSAGES),
         },
-        timeout=900,
+        timeout=1200,
     ).stdout
 
     assert "| pool | workload | rounds x tasks | round trips/task |" in output
@@ -50,8 +53,15 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
     assert "Targets:" in output
     assert f"Long run ({LONG_RUN} get_from_db tasks" in output
 
+    assert "At a network's distance (0.5 ms each way, one round):" in output
+    assert "The outbox relay:" in output
+    assert "Outbox relay, PostgreSQL + RabbitMQ (confirms):" in output
+
     results = json.loads((bench_dir / "results.json").read_text())
     assert results["bake_seconds"] > 0
+    rabbitmq = results["rabbitmq_relay"]
+    assert (rabbitmq["broker"], rabbitmq["in_broker"]) == ("amqp", RELAY_MESSAGES), rabbitmq
+    assert rabbitmq["latency_samples"] == 5
     assert results["suite_seconds"] is None
     for database, server in (("postgresql", "PostgreSQL"), ("mysql", "MySQL/MariaDB")):
         bench = results["bench"][database]
@@ -81,5 +91,16 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             assert ours["ratio_to_post_2013"] is not None
         assert len(bench["workloads"]) == 2 * len(WORKLOADS)
         assert all(w["timed_out"] == 0 for w in bench["workloads"])
+        relay = bench["relay"]
+        assert (relay["broker"], relay["in_broker"]) == ("redis", RELAY_MESSAGES), relay
+        assert relay["latency_samples"] == 5
+        far = bench["at_distance"]
+        assert far["delay_ms"] == 0.5
+        assert set(far["workers"]) == {"get_from_db", "post_2013", "driver"}
+        assert far["errors"] == {"get_from_db": 0, "post_2013": 0, "driver": 0}
+        assert far["get_from_db_vs_post_2013"] is not None
+        # One round trip through the proxy holds each way 0.5 ms: the bare
+        # driver's read cannot take less than 1 ms there.
+        assert far["inprocess_us_per_task"]["driver"] >= 1000, far
         # The generated project's own JSON, which the template's wraps.
         assert (bench_dir / database / "my-service" / "var" / "bench" / "results.json").exists()

@@ -1,0 +1,70 @@
+"""get_from_db, the 2013 pattern and the bare driver with the database a network's distance away.
+
+On localhost a round trip costs about 50 µs, so Python's own work decides
+every figure; a real service's database is 0.3 to 1 ms away, where the
+number of round trips decides. Here the database sits behind a proxy that
+holds each chunk ``delay`` seconds each way (``round_trips.RoundTripCounter``),
+and each path is timed in-process and through a real worker, one round each.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from .inprocess import DEFAULT_PORTS, PATHS, run_subprocess
+from .round_trips import RoundTripCounter
+from .workload import Measurement, Setup, Workload, measure
+
+# What each worker workload is called in-process.
+WORKLOAD_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "driver"}
+
+
+@dataclass
+class AtDistance:
+    delay_ms: float
+    inprocess_us: dict[str, float]
+    workers: dict[str, Measurement]
+
+    def ratio(self, workload: str, other: str) -> float | None:
+        ours, theirs = self.workers[workload], self.workers[other]
+        if not theirs.tasks_per_second:
+            return None
+        return round(ours.tasks_per_second / theirs.tasks_per_second, 2)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "delay_ms": self.delay_ms,
+            "inprocess_us_per_task": self.inprocess_us,
+            "workers": {name: m.tasks_per_second for name, m in self.workers.items()},
+            "errors": {name: m.errors for name, m in self.workers.items()},
+            "get_from_db_vs_post_2013": self.ratio("get_from_db", "post_2013"),
+            "get_from_db_vs_driver": self.ratio("get_from_db", "driver"),
+        }
+
+
+def at_distance(
+    kinds: dict[str, Workload],
+    setup: Setup,
+    delay_ms: float,
+    calls: int,
+    env: dict[str, str],
+) -> AtDistance | None:
+    """Each path through a proxy ``delay_ms`` away; None on SQLite, which has no network."""
+    backend = make_url(setup.database_url).get_backend_name()
+    if backend not in DEFAULT_PORTS:
+        return None
+    proxy = RoundTripCounter.in_front_of(
+        setup.database_url, DEFAULT_PORTS[backend], delay=delay_ms / 1000
+    )
+    with proxy:
+        proxied = proxy.url_through(setup.database_url)
+        inprocess_us = {}
+        for path in PATHS:
+            seconds = run_subprocess(path, calls, setup.users, {**env, "DATABASE_URL": proxied})
+            inprocess_us[path] = round(seconds / calls * 1e6, 1)
+        # The worker reads through the proxy; the connection counts still ask
+        # the server itself (setup.database_url).
+        far = replace(setup, env={**setup.env, "DATABASE_URL": proxied})
+        workers = {name: measure(kinds[name], far) for name in WORKLOAD_PATH}
+    return AtDistance(delay_ms, inprocess_us, workers)

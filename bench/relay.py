@@ -1,0 +1,207 @@
+"""``python -m bench.relay``: the outbox relay's messages per second and commit-to-broker latency.
+
+Throughput: N messages wait in the outbox; ``python -m my_service.outbox
+--once`` is timed whole, its process start included, and the broker must then
+hold exactly N messages. Latency: with the relay running and idle, a message
+is committed, and the time until a consumer receives it from the broker is
+taken; then the relay idles again, 30 times. Both run in a database of their
+own, on a queue of their own, on the broker in ``CELERY_BROKER_URL``.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kombu import Message
+from my_service.celery import app
+from my_service.delivery.broker import service_queue
+from my_service.outbox import OutboxMessage, add_to_outbox
+from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from . import database
+from .database import PROJECT_ROOT
+
+TASK = "my_service.tasks.get_from_db"
+LATENCY_MESSAGES = 30
+# The relay idles between two latency messages: each one wakes it anew.
+IDLE_BETWEEN = 0.2
+INSERT_BATCH = 5_000
+
+
+@dataclass
+class RelayFigures:
+    broker: str
+    messages: int
+    seconds: float
+    messages_per_second: float
+    in_broker: int
+    latency_ms_median: float | None
+    latency_ms_worst: float | None
+    latency_samples: int
+
+
+def add_waiting(database_url: str, count: int) -> None:
+    """``count`` messages for get_from_db, committed, as the application leaves them."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            for start in range(0, count, INSERT_BATCH):
+                rows = [
+                    {
+                        "task_id": str(uuid.uuid4()),
+                        "task_name": TASK,
+                        "args": [1 + n],
+                        "kwargs": {},
+                        "options": {},
+                    }
+                    for n in range(start, min(start + INSERT_BATCH, count))
+                ]
+                connection.execute(insert(OutboxMessage), rows)
+    finally:
+        engine.dispose()
+
+
+def unsent(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            query = select(func.count()).where(OutboxMessage.sent_at.is_(None))
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def queue_length(queue: str) -> int:
+    with app.connection_for_write() as connection:
+        declared: Any = service_queue(queue).bind(connection.default_channel).queue_declare()
+        return int(declared.message_count)
+
+
+def delete_queue(queue: str) -> None:
+    with app.connection_for_write() as connection:
+        channel: Any = connection.default_channel
+        channel.queue_delete(queue)
+
+
+def relay_env(database_url: str, queue: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "CELERY_QUEUE": queue}
+
+
+def throughput(database_url: str, queue: str, count: int) -> tuple[float, int]:
+    """Seconds for ``--once`` to publish ``count`` waiting messages, and what the broker holds."""
+    add_waiting(database_url, count)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "my_service.outbox", "--once"],
+        cwd=PROJECT_ROOT,
+        env=relay_env(database_url, queue),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0 or unsent(database_url):
+        raise RuntimeError(f"the relay left messages unsent:\n{completed.stderr}")
+    return seconds, queue_length(queue)
+
+
+def latencies(database_url: str, queue: str, log: Path, count: int) -> list[float]:
+    """Milliseconds from each commit to the message's arrival, the relay idle in between."""
+    engine = create_engine(database_url)
+    arrived: dict[str, float] = {}
+
+    def on_message(body: Any, message: Message) -> None:
+        arrived[message.headers["id"]] = time.perf_counter()
+        message.ack()
+
+    with (
+        log.open("w") as log_file,
+        subprocess.Popen(
+            [sys.executable, "-m", "my_service.outbox"],
+            cwd=PROJECT_ROOT,
+            env=relay_env(database_url, queue),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        ) as relay,
+        app.connection_for_read() as connection,
+        connection.Consumer(service_queue(queue), callbacks=[on_message], accept=["json"]),
+    ):
+        try:
+            deadline = time.monotonic() + 60
+            while "relay started" not in log.read_text():
+                if time.monotonic() > deadline or relay.poll() is not None:
+                    raise RuntimeError(f"the relay did not start:\n{log.read_text()}")
+                time.sleep(0.05)
+            samples = []
+            for n in range(count):
+                time.sleep(IDLE_BETWEEN)
+                with Session(engine) as session:
+                    task_id = add_to_outbox(session, TASK, [1 + n])
+                    session.commit()
+                committed = time.perf_counter()
+                while task_id not in arrived:
+                    connection.drain_events(timeout=30)
+                samples.append((arrived[task_id] - committed) * 1000)
+            return samples
+        finally:
+            relay.terminate()
+            relay.wait(timeout=30)
+            engine.dispose()
+
+
+def measure(database_url: str, count: int, latency_messages: int, log_dir: Path) -> RelayFigures:
+    queue = f"bench-relay-{uuid.uuid4().hex[:8]}"
+    try:
+        seconds, in_broker = throughput(database_url, queue, count)
+        delete_queue(queue)
+        samples = latencies(database_url, queue, log_dir / "relay.log", latency_messages)
+    finally:
+        delete_queue(queue)
+    scheme = make_url(database_url).get_backend_name()
+    print(f"  relay on {scheme}: {count / seconds:,.0f} messages/s", file=sys.stderr, flush=True)
+    return RelayFigures(
+        broker=app.conf.broker_url.split(":", 1)[0],
+        messages=count,
+        seconds=round(seconds, 2),
+        messages_per_second=round(count / seconds),
+        in_broker=in_broker,
+        latency_ms_median=round(statistics.median(samples), 1) if samples else None,
+        latency_ms_worst=round(max(samples), 1) if samples else None,
+        latency_samples=len(samples),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The relay alone, in a bench database of its own (the RabbitMQ bake runs only this)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.relay")
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--latency-messages", type=int, default=LATENCY_MESSAGES)
+    parser.add_argument("--json", type=Path, default=Path("var/bench/relay.json"))
+    args = parser.parse_args(argv)
+    log_dir = Path("var/bench/logs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    database_url = database.bench_database_url(
+        os.environ["DATABASE_URL"], uuid.uuid4().hex[:8], Path("var/bench")
+    )
+    database.create_and_migrate(database_url)
+    try:
+        figures = measure(database_url, args.messages, args.latency_messages, log_dir)
+    finally:
+        database.drop(database_url)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")
+    print(json.dumps(asdict(figures)))
+
+
+if __name__ == "__main__":
+    main()
