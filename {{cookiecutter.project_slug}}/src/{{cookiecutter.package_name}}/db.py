@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from tenacity import before_sleep_log, retry, stop_after_delay, wait_fixed
 
 from .config import settings
+from .database.dialects import read_without_transaction
 from .database.engine import build_engine
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def read_in_autocommit(session: Session | scoped_session[Session] = db_session) 
     Statements share no snapshot. PostgreSQL only: elsewhere switching costs more.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        read_without_transaction(session.connection())
 
 
 def end_session() -> None:

@@ -1,10 +1,32 @@
-"""What SQLite and MySQL/MariaDB need set on each connection."""
+"""What PostgreSQL, SQLite and MySQL/MariaDB need set on each connection."""
 
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from ..config import settings
+
+
+def read_without_transaction(connection: Connection) -> None:
+    """psycopg: no BEGIN before this connection's statements until it returns to the pool.
+
+    The driver's own switch, where ``isolation_level="AUTOCOMMIT"`` would also
+    set the isolation level, and reset both on return: four driver calls, not two.
+    """
+    driver: Any = connection.connection.driver_connection
+    driver.autocommit = True
+
+
+def end_postgresql_autocommit_on_return(engine: Engine) -> None:
+    """Hand the next user a connection that begins transactions (``read_without_transaction``)."""
+
+    @event.listens_for(engine, "reset")
+    def _transactions_again(
+        dbapi_connection: Any, _: ConnectionPoolEntry, __: PoolResetState
+    ) -> None:
+        if dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
 
 
 def limit_mysql_statement_time(engine: Engine) -> None:

@@ -11,7 +11,11 @@ from .connection_checks import (
     discard_interrupted_connections,
     roll_back_only_open_transactions,
 )
-from .dialects import limit_mysql_statement_time, use_real_sqlite_transactions
+from .dialects import (
+    end_postgresql_autocommit_on_return,
+    limit_mysql_statement_time,
+    use_real_sqlite_transactions,
+)
 
 
 def build_engine(database_url: str) -> Engine:
@@ -25,6 +29,8 @@ def build_engine(database_url: str) -> Engine:
         limit_mysql_statement_time(engine)
     discard_closed_connections(engine)
     roll_back_only_open_transactions(engine)
+    if engine.dialect.name == "postgresql":
+        end_postgresql_autocommit_on_return(engine)
     return engine
 
 
