@@ -13,6 +13,7 @@ usual tool, is a server of its own that pip cannot install.
 """
 
 import contextlib
+import queue
 import socket
 import threading
 import time
@@ -122,22 +123,38 @@ class RoundTripCounter:
         turn: "_Turn",
         from_client: bool,
     ) -> None:
+        chunks: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+        # A sender of its own: each chunk leaves ``delay`` after it came, however
+        # many came meanwhile, so the delay is a distance, not a toll per read.
+        sender = threading.Thread(target=self._deliver, args=(chunks, sink), daemon=True)
+        sender.start()
         try:
             while data := source.recv(65536):
                 with self._changed:
                     if from_client and not turn.client_spoke_last:
                         self.round_trips += 1
                     turn.client_spoke_last = from_client
-                if self.delay:
-                    time.sleep(self.delay)
-                sink.sendall(data)
+                chunks.put((time.monotonic() + self.delay, data))
         except OSError:
             pass
         finally:
+            chunks.put((0.0, b""))  # the end, once what came before it is sent
+            sender.join()
             # One side is done: end the other direction too.
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _deliver(chunks: "queue.SimpleQueue[tuple[float, bytes]]", sink: socket.socket) -> None:
+        while (chunk := chunks.get())[1]:
+            due, data = chunk
+            if (pause := due - time.monotonic()) > 0:
+                time.sleep(pause)
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
 
 
 class _Turn:
