@@ -183,6 +183,11 @@ def main(argv: list[str] | None = None) -> None:
             setup = Setup(tasks, pool, concurrency, users, database_url, queue, log_dir, env)
             return measure(kinds[name], setup)
 
+        def first_pool(tasks: int) -> Setup:
+            return Setup(
+                tasks, args.pool[0], args.concurrency, users, database_url, queue, log_dir, env
+            )
+
         costs: dict[str, dict[str, float]] = {}
         if args.inprocess_calls:
             print("In-process costs of the database path", file=sys.stderr, flush=True)
@@ -207,32 +212,12 @@ def main(argv: list[str] | None = None) -> None:
                     ours = with_ratio(run("get_from_db", tasks, pool, concurrency), scaled_ceiling)
                     scaling_rows.append(report.ScalingRow(scaled_ceiling, ours))
         if args.long_run:
-            setup = Setup(
-                args.long_run,
-                args.pool[0],
-                args.concurrency,
-                users,
-                database_url,
-                queue,
-                log_dir,
-                env,
-            )
-            long = long_run(setup)
+            long = long_run(first_pool(args.long_run))
         if args.network_delay_ms:
             print(f"At {args.network_delay_ms} ms each way", file=sys.stderr, flush=True)
-            far_setup = Setup(
-                args.distance_tasks,
-                args.pool[0],
-                args.concurrency,
-                users,
-                database_url,
-                queue,
-                log_dir,
-                env,
-            )
             far = at_distance(
                 kinds,
-                far_setup,
+                first_pool(args.distance_tasks),
                 args.network_delay_ms,
                 args.inprocess_calls or 500,
                 dict(os.environ),

@@ -46,43 +46,28 @@ def add_messages(session: scoped_session[Session], count: int, queue: str) -> No
     session.commit()
 
 
-def add_unpublishable(session: scoped_session[Session], record: Record) -> str:
-    """A message Celery cannot publish: its countdown overflows any date.
-
-    ``add_to_outbox`` refuses such options; a row written some other way (an
-    older version, a hand-made insert) is not checked.
-    """
+def add_unchecked(
+    session: scoped_session[Session], record: Record, options: dict[str, object]
+) -> str:
+    """A message written without ``add_to_outbox``'s checks: by an older version, or by hand."""
     task_id = str(uuid.uuid4())
     session.add(
         OutboxMessage(
-            task_id=task_id,
-            task_name=read_record.name,
-            args=[record.id],
-            kwargs={},
-            options={"countdown": 10**12},
+            task_id=task_id, task_name=read_record.name, args=[record.id], kwargs={}, options=options
         )
     )
     session.flush()
     return task_id
+
+
+def add_unpublishable(session: scoped_session[Session], record: Record) -> str:
+    """A message Celery cannot publish: its countdown overflows any date."""
+    return add_unchecked(session, record, {"countdown": 10**12})
 
 
 def add_channel_closer(session: scoped_session[Session], record: Record) -> str:
-    """A message RabbitMQ answers by closing the channel: its exchange does not exist.
-
-    ``add_to_outbox`` takes no exchange; a row written some other way is not checked.
-    """
-    task_id = str(uuid.uuid4())
-    session.add(
-        OutboxMessage(
-            task_id=task_id,
-            task_name=read_record.name,
-            args=[record.id],
-            kwargs={},
-            options={"exchange": "no-such-exchange", "routing_key": "nowhere"},
-        )
-    )
-    session.flush()
-    return task_id
+    """A message RabbitMQ answers by closing the channel: its exchange does not exist."""
+    return add_unchecked(session, record, {"exchange": "no-such-exchange", "routing_key": "nowhere"})
 
 
 def run_outbox_command(
