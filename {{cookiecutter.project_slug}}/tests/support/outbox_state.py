@@ -47,13 +47,17 @@ def add_messages(session: scoped_session[Session], count: int, queue: str) -> No
 
 
 def add_unchecked(
-    session: scoped_session[Session], record: Record, options: dict[str, object]
+    session: scoped_session[Session], record: Record, options: Mapping[str, object]
 ) -> str:
     """A message written without ``add_to_outbox``'s checks: by an older version, or by hand."""
     task_id = str(uuid.uuid4())
     session.add(
         OutboxMessage(
-            task_id=task_id, task_name=read_record.name, args=[record.id], kwargs={}, options=options
+            task_id=task_id,
+            task_name=read_record.name,
+            args=[record.id],
+            kwargs={},
+            options=dict(options),
         )
     )
     session.flush()
@@ -67,7 +71,8 @@ def add_unpublishable(session: scoped_session[Session], record: Record) -> str:
 
 def add_channel_closer(session: scoped_session[Session], record: Record) -> str:
     """A message RabbitMQ answers by closing the channel: its exchange does not exist."""
-    return add_unchecked(session, record, {"exchange": "no-such-exchange", "routing_key": "nowhere"})
+    options = {"exchange": "no-such-exchange", "routing_key": "nowhere"}
+    return add_unchecked(session, record, options)
 
 
 def run_outbox_command(
