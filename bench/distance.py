@@ -65,6 +65,10 @@ def at_distance(
             inprocess_us[path] = round(seconds / calls * 1e6, 1)
         # The worker reads through the proxy; the connection counts still ask
         # the server itself (setup.database_url).
-        far = replace(setup, env={**setup.env, "DATABASE_URL": proxied})
+        # Logs of their own: the same workloads at the same task count would
+        # otherwise overwrite the rounds' logs.
+        log_dir = setup.log_dir / f"at-{delay_ms:g}ms"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        far = replace(setup, env={**setup.env, "DATABASE_URL": proxied}, log_dir=log_dir)
         workers = {name: measure(kinds[name], far) for name in WORKLOAD_PATH}
     return AtDistance(delay_ms, inprocess_us, workers)

@@ -2,12 +2,11 @@
 
 Throughput: N messages wait in the outbox; ``python -m my_service.outbox
 --once`` is timed whole, its process start included, and the broker must then
-hold exactly N messages. Latency: with the relay running and idle, a message
-is committed, and the time until a consumer receives it from the broker is
-taken; then the relay idles again, 30 times (after one that is not counted).
-Both run in a database of their own, on a queue of their own, on the broker in
-``CELERY_BROKER_URL``.
-"""
+hold exactly N messages, with N distinct task ids. Latency: with the relay
+running and idle, a message is committed, and the time until a reader gets it
+from the broker is taken (``broker_queue``); then the relay idles again, 30
+times (after one that is not counted). Both run in a database of their own, on
+a queue of their own, on the broker in ``CELERY_BROKER_URL``."""
 
 import argparse
 import json
@@ -19,22 +18,22 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-from kombu import Message
 from my_service.celery import app
-from my_service.delivery.broker import service_queue
+from my_service.config import settings
 from my_service.outbox import OutboxMessage, add_to_outbox
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from . import database
+from . import broker_queue, database
 from .database import PROJECT_ROOT
 
 TASK = "my_service.tasks.get_from_db"
 LATENCY_MESSAGES = 30
-# The relay idles between two latency messages: each one wakes it anew.
+# The relay idles between two latency messages: each one wakes it anew. Without
+# NOTIFY (MariaDB) a message then waits for the next pass, OUTBOX_RELAY_EVERY
+# after the last: about that interval minus this idle time, every time.
 IDLE_BETWEEN = 0.2
 INSERT_BATCH = 5_000
 
@@ -46,10 +45,13 @@ class RelayFigures:
     seconds: float
     messages_per_second: float
     in_broker: int
+    distinct_task_ids: int
     latency_ms_median: float | None
     latency_ms_worst: float | None
     latency_samples: int
     latency_ms: list[float]
+    # OUTBOX_RELAY_EVERY: without NOTIFY (MariaDB), the bound on the latency.
+    relay_every_seconds: float
 
 
 def add_waiting(database_url: str, count: int) -> None:
@@ -83,24 +85,13 @@ def unsent(database_url: str) -> int:
         engine.dispose()
 
 
-def queue_length(queue: str) -> int:
-    with app.connection_for_write() as connection:
-        declared: Any = service_queue(queue).bind(connection.default_channel).queue_declare()
-        return int(declared.message_count)
-
-
-def delete_queue(queue: str) -> None:
-    with app.connection_for_write() as connection:
-        channel: Any = connection.default_channel
-        channel.queue_delete(queue)
-
-
 def relay_env(database_url: str, queue: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url, "CELERY_QUEUE": queue}
 
 
-def throughput(database_url: str, queue: str, count: int) -> tuple[float, int]:
-    """Seconds for ``--once`` to publish ``count`` waiting messages, and what the broker holds."""
+def throughput(database_url: str, queue: str, count: int) -> tuple[float, int, int]:
+    """Seconds for ``--once`` to publish ``count`` waiting messages; the broker's count of
+    messages, and of distinct task ids, in the queue afterwards."""
     add_waiting(database_url, count)
     started = time.perf_counter()
     completed = subprocess.run(
@@ -114,18 +105,13 @@ def throughput(database_url: str, queue: str, count: int) -> tuple[float, int]:
     seconds = time.perf_counter() - started
     if completed.returncode != 0 or unsent(database_url):
         raise RuntimeError(f"the relay left messages unsent:\n{completed.stderr}")
-    return seconds, queue_length(queue)
+    in_broker = broker_queue.length(queue)
+    return seconds, in_broker, len(set(broker_queue.task_ids(queue)))
 
 
 def latencies(database_url: str, queue: str, log: Path, count: int) -> list[float]:
     """Milliseconds from each commit to the message's arrival, the relay idle in between."""
     engine = create_engine(database_url)
-    arrived: dict[str, float] = {}
-
-    def on_message(body: Any, message: Message) -> None:
-        arrived[message.headers["id"]] = time.perf_counter()
-        message.ack()
-
     with (
         log.open("w") as log_file,
         subprocess.Popen(
@@ -135,8 +121,7 @@ def latencies(database_url: str, queue: str, log: Path, count: int) -> list[floa
             stdout=log_file,
             stderr=subprocess.STDOUT,
         ) as relay,
-        app.connection_for_read() as connection,
-        connection.Consumer(service_queue(queue), callbacks=[on_message], accept=["json"]),
+        broker_queue.arrivals(queue) as arrivals,
     ):
         try:
             deadline = time.monotonic() + 60
@@ -145,17 +130,15 @@ def latencies(database_url: str, queue: str, log: Path, count: int) -> list[floa
                     raise RuntimeError(f"the relay did not start:\n{log.read_text()}")
                 time.sleep(0.05)
             samples = []
-            # One more than counted: the first also starts the consumer's own
-            # polling, which takes seconds on Redis.
+            # One more than counted: the first pays for what happens once (the
+            # relay's first publish, the reader's first poll).
             for n in range(count + 1):
                 time.sleep(IDLE_BETWEEN)
                 with Session(engine) as session:
                     task_id = add_to_outbox(session, TASK, [1 + n])
                     session.commit()
                 committed = time.perf_counter()
-                while task_id not in arrived:
-                    connection.drain_events(timeout=30)
-                samples.append((arrived[task_id] - committed) * 1000)
+                samples.append((arrivals.wait_for(task_id) - committed) * 1000)
             return samples[1:]
         finally:
             relay.terminate()
@@ -166,11 +149,11 @@ def latencies(database_url: str, queue: str, log: Path, count: int) -> list[floa
 def measure(database_url: str, count: int, latency_messages: int, log_dir: Path) -> RelayFigures:
     queue = f"bench-relay-{uuid.uuid4().hex[:8]}"
     try:
-        seconds, in_broker = throughput(database_url, queue, count)
-        delete_queue(queue)
+        seconds, in_broker, distinct = throughput(database_url, queue, count)
+        broker_queue.delete(queue)
         samples = latencies(database_url, queue, log_dir / "relay.log", latency_messages)
     finally:
-        delete_queue(queue)
+        broker_queue.delete(queue)
     scheme = make_url(database_url).get_backend_name()
     print(f"  relay on {scheme}: {count / seconds:,.0f} messages/s", file=sys.stderr, flush=True)
     return RelayFigures(
@@ -179,15 +162,20 @@ def measure(database_url: str, count: int, latency_messages: int, log_dir: Path)
         seconds=round(seconds, 2),
         messages_per_second=round(count / seconds),
         in_broker=in_broker,
+        distinct_task_ids=distinct,
         latency_ms_median=round(statistics.median(samples), 1) if samples else None,
         latency_ms_worst=round(max(samples), 1) if samples else None,
         latency_samples=len(samples),
         latency_ms=[round(sample, 1) for sample in samples],
+        relay_every_seconds=settings.outbox_relay_every,
     )
 
 
 def main(argv: list[str] | None = None) -> None:
     """The relay alone, in a bench database of its own (the RabbitMQ bake runs only this)."""
+    # Imported here: report imports RelayFigures from this module.
+    from . import machine, report
+
     parser = argparse.ArgumentParser(prog="python -m bench.relay")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--latency-messages", type=int, default=LATENCY_MESSAGES)
@@ -195,17 +183,33 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     log_dir = Path("var/bench/logs")
     log_dir.mkdir(parents=True, exist_ok=True)
+    described = machine.describe(settings.database_url)
     database_url = database.bench_database_url(
-        os.environ["DATABASE_URL"], uuid.uuid4().hex[:8], Path("var/bench")
+        settings.database_url, uuid.uuid4().hex[:8], Path("var/bench")
     )
     database.create_and_migrate(database_url)
     try:
         figures = measure(database_url, args.messages, args.latency_messages, log_dir)
     finally:
         database.drop(database_url)
+    backend = make_url(settings.database_url).get_backend_name()
+    targets = report.relay_targets(figures, backend)
+    load_at_end = [round(load, 2) for load in os.getloadavg()]
+    print(f"\nThe outbox relay:\n\n{report.relay_table(figures)}\n")
+    print(f"Targets:\n{report.targets_text(targets)}\n")
+    print(
+        f"Machine: {described['cores']} cores, {described['database_server']},"
+        f" {described['broker_server']}; load average at start"
+        f" {described['load_average_at_start'][0]}, at the end {load_at_end[0]}"
+    )
+    results = asdict(figures) | {
+        "targets": [asdict(t) for t in targets],
+        "machine": described,
+        "load_average_at_end": load_at_end,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")
-    print(json.dumps(asdict(figures)))
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"JSON: {args.json}")
 
 
 if __name__ == "__main__":

@@ -340,6 +340,7 @@ def relay_table(figures: RelayFigures) -> str:
         "seconds (process start included)",
         "messages/s",
         "in the broker",
+        "distinct task ids",
         "commit to broker ms, median",
         "worst",
     )
@@ -350,6 +351,7 @@ def relay_table(figures: RelayFigures) -> str:
             figures.seconds,
             figures.messages_per_second,
             figures.in_broker,
+            figures.distinct_task_ids,
             figures.latency_ms_median,
             figures.latency_ms_worst,
         )
@@ -362,8 +364,9 @@ def relay_targets(figures: RelayFigures, backend: str) -> list[Target]:
     items = [
         Target(
             f"relay ({figures.broker}): every message in the broker once",
-            f"{figures.in_broker} of {figures.messages}",
-            figures.in_broker == figures.messages,
+            f"{figures.in_broker} of {figures.messages},"
+            f" {figures.distinct_task_ids} distinct task ids",
+            figures.in_broker == figures.distinct_task_ids == figures.messages,
         ),
         Target(
             f"relay ({figures.broker}): >= {_cell(goal)} messages/s, process start included",
@@ -387,7 +390,8 @@ def relay_targets(figures: RelayFigures, backend: str) -> list[Target]:
     else:
         items.append(
             Target(
-                f"relay: commit to broker, bounded by OUTBOX_RELAY_EVERY ({backend} has no NOTIFY)",
+                f"relay: commit to broker, bounded by OUTBOX_RELAY_EVERY"
+                f" ({figures.relay_every_seconds:g} s; {backend} has no NOTIFY)",
                 measured,
                 None,
             )

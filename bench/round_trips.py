@@ -19,8 +19,6 @@ import threading
 import time
 from types import TracebackType
 
-from sqlalchemy.engine import make_url
-
 
 class RoundTripCounter:
     """Forwards ``127.0.0.1:port`` (a free port) to ``target`` while in its ``with`` block."""
@@ -37,11 +35,17 @@ class RoundTripCounter:
 
     @classmethod
     def in_front_of(cls, url: str, default_port: int, delay: float = 0.0) -> "RoundTripCounter":
+        # Imported here: the forwarder itself needs only the standard library, so
+        # the template's own tests, whose venv has no SQLAlchemy, can run it.
+        from sqlalchemy.engine import make_url
+
         parsed = make_url(url)
         return cls(parsed.host or "127.0.0.1", parsed.port or default_port, delay)
 
     def url_through(self, url: str) -> str:
         """``url`` with its host and port replaced by this proxy's (once started)."""
+        from sqlalchemy.engine import make_url
+
         assert self.port, "start the proxy first: its port is chosen then"
         proxied = make_url(url).set(host="127.0.0.1", port=self.port)
         return proxied.render_as_string(hide_password=False)

@@ -2,12 +2,19 @@
 
 A tiny task count, one round and no suite timing keep it short; nothing here
 depends on speed, only on the figures being there and the ones that are not
-speed (errors, connections, round trips) holding.
+speed (errors, connections, round trips, every relayed message once) holding.
+The delaying proxy has a test of its own, which does measure time: a delay far
+above the machine's jitter.
 """
 
 import json
 import os
+import socket
+import threading
+import time
 from pathlib import Path
+
+from bench.round_trips import RoundTripCounter
 
 from .conftest import BIN, TEMPLATE, require_servers, run
 from .test_generated_suites import MARIADB, POSTGRES, REDIS
@@ -16,6 +23,10 @@ WORKLOADS = ["ceiling", "get_from_db", "post_2013", "driver"]
 TASKS = 200
 LONG_RUN = 400
 RELAY_MESSAGES = 300
+LATENCY_MESSAGES = 5
+DISTANCE_TASKS = 100
+# Long enough that the machine's own jitter cannot pass for it.
+PROXY_DELAY = 0.2
 # get_from_db's round trips: the SELECT in autocommit on PostgreSQL; the SELECT
 # and the ROLLBACK ending its snapshot on MariaDB. The 2013 pattern: BEGIN,
 # SELECT, ROLLBACK on PostgreSQL (psycopg sends BEGIN); SELECT, ROLLBACK, and the
@@ -40,9 +51,15 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             "PATH": f"{BIN}:{os.environ['PATH']}",
             "BENCH_DIR": str(bench_dir),
             "BENCH_ARGS": f"--tasks {TASKS} --rounds 1 --inprocess-calls 200 --long-run {LONG_RUN}"
-            f" --distance-tasks {TASKS} --relay-messages {RELAY_MESSAGES} --latency-messages 5",
+            f" --relay-messages {RELAY_MESSAGES} --latency-messages {LATENCY_MESSAGES}",
+            # At a distance on PostgreSQL only: the proxy and the workers are the
+            # same on MariaDB (whose round trips the proxy counts above), and
+            # each workload costs a worker's start.
+            "BENCH_ARGS_POSTGRESQL": f"--distance-tasks {DISTANCE_TASKS}",
+            "BENCH_ARGS_MYSQL": "--network-delay-ms 0",
             "BENCH_SUITE": "0",
-            "BENCH_RABBITMQ_MESSAGES": str(RELAY_MESSAGES),
+            "BENCH_RABBITMQ_ARGS": f"--messages {RELAY_MESSAGES}"
+            f" --latency-messages {LATENCY_MESSAGES}",
         },
         timeout=1200,
     ).stdout
@@ -55,19 +72,23 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
 
     assert "At a network's distance (0.5 ms each way, one round):" in output
     assert "The outbox relay:" in output
-    assert "Outbox relay, PostgreSQL + RabbitMQ (confirms):" in output
+    for relay_label in ("PostgreSQL + Redis", "MariaDB + Redis", "PostgreSQL + RabbitMQ"):
+        assert f"Outbox relay, {relay_label}" in output
 
     results = json.loads((bench_dir / "results.json").read_text())
     assert results["bake_seconds"] > 0
     rabbitmq = results["rabbitmq_relay"]
-    assert (rabbitmq["broker"], rabbitmq["in_broker"]) == ("amqp", RELAY_MESSAGES), rabbitmq
-    assert rabbitmq["latency_samples"] == 5
+    assert rabbitmq["broker"] == "amqp", rabbitmq
+    assert rabbitmq["in_broker"] == rabbitmq["distinct_task_ids"] == RELAY_MESSAGES, rabbitmq
+    assert rabbitmq["latency_samples"] == LATENCY_MESSAGES
     assert results["suite_seconds"] is None
     for database, server in (("postgresql", "PostgreSQL"), ("mysql", "MySQL/MariaDB")):
         bench = results["bench"][database]
         assert bench["machine"]["cores"] == os.cpu_count()
         assert bench["machine"]["database_server"].startswith(server), bench["machine"]
         assert bench["scaling"] == []
+        # The generated project's own JSON, which the template's wraps.
+        assert (bench_dir / database / "my-service" / "var" / "bench" / "results.json").exists()
         long_run = bench["long_run"]
         assert (long_run["failed"], long_run["timed_out"]) == (0, 0), long_run
         assert [s["tasks_done"] for s in long_run["samples"]] == list(range(40, 401, 40))
@@ -92,9 +113,16 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
         assert len(bench["workloads"]) == 2 * len(WORKLOADS)
         assert all(w["timed_out"] == 0 for w in bench["workloads"])
         relay = bench["relay"]
-        assert (relay["broker"], relay["in_broker"]) == ("redis", RELAY_MESSAGES), relay
-        assert relay["latency_samples"] == 5
+        assert relay["broker"] == "redis", relay
+        assert relay["in_broker"] == relay["distinct_task_ids"] == RELAY_MESSAGES, relay
+        assert relay["latency_samples"] == LATENCY_MESSAGES
+        # The relay's latency target: NOTIFY's on PostgreSQL, the polling's bound on MariaDB.
+        latency_target = next(t for t in bench["targets"] if "commit to broker" in t["name"])
+        assert ("OUTBOX_RELAY_EVERY" in latency_target["name"]) == (database == "mysql")
         far = bench["at_distance"]
+        if database == "mysql":
+            assert far is None
+            continue
         assert far["delay_ms"] == 0.5
         assert set(far["workers"]) == {"get_from_db", "post_2013", "driver"}
         assert far["errors"] == {"get_from_db": 0, "post_2013": 0, "driver": 0}
@@ -102,5 +130,56 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
         # One round trip through the proxy holds each way 0.5 ms: the bare
         # driver's read cannot take less than 1 ms there.
         assert far["inprocess_us_per_task"]["driver"] >= 1000, far
-        # The generated project's own JSON, which the template's wraps.
-        assert (bench_dir / database / "my-service" / "var" / "bench" / "results.json").exists()
+        assert far["get_from_db_vs_driver"] is not None
+
+
+def echo_server() -> socket.socket:
+    """A listener that sends back whatever each connection sends, as it comes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def echo(connection: socket.socket) -> None:
+        with connection:
+            while data := connection.recv(65536):
+                connection.sendall(data)
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=echo, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener
+
+
+def exchange(client: socket.socket, *chunks: bytes, gap: float = 0.0) -> float:
+    """Seconds from sending the first chunk until all of them have come back."""
+    started = time.perf_counter()
+    for n, chunk in enumerate(chunks):
+        if n:
+            time.sleep(gap)
+        client.sendall(chunk)
+    expected, received = sum(map(len, chunks)), b""
+    while len(received) < expected:
+        received += client.recv(65536)
+    elapsed = time.perf_counter() - started
+    assert received == b"".join(chunks)
+    return elapsed
+
+
+def test_delaying_proxy_holds_each_chunk_its_delay_each_way() -> None:
+    """A round trip takes twice the delay; a request in two writes does not pay it twice."""
+    with (
+        echo_server() as listener,
+        RoundTripCounter(*listener.getsockname()[:2], delay=PROXY_DELAY) as proxy,
+        socket.create_connection(("127.0.0.1", proxy.port)) as client,
+    ):
+        assert exchange(client, b"ping") >= 2 * PROXY_DELAY
+        # The second write leaves 20 ms after the first and comes back 20 ms
+        # after it: the exchange takes 2 x delay + 20 ms. A proxy that slept
+        # per read would hold the second chunk behind the first: 3 x delay.
+        two_writes = exchange(client, b"SELECT ", b"1", gap=0.02)
+        assert 2 * PROXY_DELAY + 0.02 <= two_writes < 2.5 * PROXY_DELAY, two_writes
+        assert proxy.round_trips == 2
