@@ -19,9 +19,18 @@ from kombu.exceptions import OperationalError
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.outbox import add_to_outbox
+from {{ cookiecutter.package_name }}.outbox.relay import relay_batch
 
-from ..support.broker_state import delete_queue, is_dead
-from ..support.probe_tasks import die_while, die_with_worker_while, journal_lines, rename_slowly
+from ..support.broker_state import delete_queue, is_dead, messages_waiting
+from ..support.outbox_state import add_channel_closer, new_record, stored
+from ..support.probe_tasks import (
+    die_while,
+    die_with_worker_while,
+    journal_lines,
+    read_record,
+    rename_slowly,
+)
 from ..support.rabbitmq_vhost import QueueInfo, own_vhost
 from ..support.records import add_record
 from ..support.run import queue_of
@@ -129,3 +138,23 @@ def test_a_task_that_kills_its_whole_worker_is_delivered_max_times_too(
     with own_worker(queue_name, node=f"{queue_name}-after"):
         wait_until(lambda: is_dead(queue, poison.id), "the task to be dead", TIMEOUT)
     assert len(journal_lines(journal, "start")) == settings.task_max_deliveries
+
+
+def test_an_outbox_message_that_closes_the_channel_fails_alone(
+    session: scoped_session[Session], unwatched_queue: str
+) -> None:
+    record = new_record(session)
+    before = add_to_outbox(session, read_record.name, [record.id], queue=unwatched_queue)
+    closer = add_channel_closer(session, record)
+    behind = add_to_outbox(session, read_record.name, [record.id], queue=unwatched_queue)
+    session.commit()
+
+    batch = relay_batch()
+
+    assert (batch.sent, batch.failed) == (2, 1)
+    assert "NOT_FOUND" in str(stored(closer).last_error)
+    assert stored(before).sent_at is not None
+    assert stored(behind).sent_at is not None
+    # At least once: a message published before the closer may have gone
+    # twice, its confirm lost with the channel.
+    assert messages_waiting(unwatched_queue) >= 2
