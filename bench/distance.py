@@ -25,6 +25,18 @@ class AtDistance:
     delay_ms: float
     inprocess_us: dict[str, float]
     workers: dict[str, Measurement]
+    # The driver's read through the same proxy with no delay (bench.inprocess).
+    driver_us_without_delay: float | None = None
+
+    def measured_one_way_ms(self) -> float | None:
+        """The delay each way as the driver's reads paid it: the set one plus the proxy's timing.
+
+        Sleeps end late and each chunk changes threads twice, so this is above the set delay.
+        """
+        driver = self.inprocess_us.get("driver")
+        if driver is None or self.driver_us_without_delay is None:
+            return None
+        return round((driver - self.driver_us_without_delay) / 2 / 1000, 2)
 
     def ratio(self, workload: str, other: str) -> float | None:
         ours, theirs = self.workers[workload], self.workers[other]
@@ -35,6 +47,7 @@ class AtDistance:
     def as_json(self) -> dict[str, Any]:
         return {
             "delay_ms": self.delay_ms,
+            "measured_one_way_ms": self.measured_one_way_ms(),
             "inprocess_us_per_task": self.inprocess_us,
             "workers": {name: m.tasks_per_second for name, m in self.workers.items()},
             "errors": {name: m.errors for name, m in self.workers.items()},
@@ -49,6 +62,7 @@ def at_distance(
     delay_ms: float,
     calls: int,
     env: dict[str, str],
+    driver_us_without_delay: float | None = None,
 ) -> AtDistance | None:
     """Each path through a proxy ``delay_ms`` away; None on SQLite, which has no network."""
     backend = make_url(setup.database_url).get_backend_name()
@@ -71,4 +85,4 @@ def at_distance(
         log_dir.mkdir(parents=True, exist_ok=True)
         far = replace(setup, env={**setup.env, "DATABASE_URL": proxied}, log_dir=log_dir)
         workers = {name: measure(kinds[name], far) for name in WORKLOAD_PATH}
-    return AtDistance(delay_ms, inprocess_us, workers)
+    return AtDistance(delay_ms, inprocess_us, workers, driver_us_without_delay)

@@ -5,7 +5,8 @@ warm-up, and prints ``{"path", "calls", "seconds"}`` as JSON. The parent
 (``costs()``) runs each path twice in a subprocess of its own: once on the
 database directly, for the time; and through a proxy that counts round trips,
 at CALLS and 2 x CALLS, so what happens once per process (connecting, the
-driver preparing a statement after its fifth use) cancels out.
+driver preparing a statement after its fifth use) cancels out; the first of
+those is also timed, for the proxy's own cost.
 
 The paths, each reading one user by id as ``get_from_db`` does:
 
@@ -101,13 +102,16 @@ def costs(
             continue
         with RoundTripCounter.in_front_of(database_url, DEFAULT_PORTS[backend]) as proxy:
             proxied = {**env, "DATABASE_URL": proxy.url_through(database_url)}
-            counted = []
+            counted, timed = [], []
             for n in (calls, 2 * calls):
                 before = proxy.round_trips
-                run_subprocess(path, n, users, proxied)
+                timed.append(run_subprocess(path, n, users, proxied))
                 proxy.wait_closed()
                 counted.append(proxy.round_trips - before)
         results[path]["round_trips"] = round((counted[1] - counted[0]) / calls, 2)
+        # The proxy's own cost, with no delay: what the figures at a distance
+        # (bench.distance, the same proxy) carry beyond the delay itself.
+        results[path]["us_per_task_via_proxy"] = round(timed[0] / calls * 1e6, 1)
     return results
 
 

@@ -27,7 +27,12 @@ HOW_MEASURED = (
     " figures are the median of the rounds (min-max). In-process: the task body and"
     " its cleanup called in a loop in one process, without Celery, against the same"
     " SELECT on a bare DBAPI connection; round trips counted by a proxy at N and 2N"
-    " calls, the difference divided by N."
+    " calls, the difference divided by N. At a distance: the same three paths and"
+    " workloads, one round, through the same proxy holding each chunk the delay each"
+    " way (its own cost without the delay: the in-process table's last column). Relay:"
+    " N waiting messages, `python -m <package>.outbox --once` timed whole, process"
+    " start included; latency: commit to a reader's receipt (Redis BRPOP, a kombu"
+    " consumer on RabbitMQ), the relay idle 0.2 s before each message."
 )
 # Which in-process path stands for which workload.
 INPROCESS_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "driver"}
@@ -260,10 +265,18 @@ def costs_table(costs: dict[str, dict[str, float]]) -> str:
             figures.get("us_per_task"),
             None if driver is None else round(figures["us_per_task"] - driver, 1),
             figures.get("round_trips"),
+            figures.get("us_per_task_via_proxy"),
         )
         for path, figures in costs.items()
     ]
-    return _table(("path", "us/task", "us over the bare driver", "round trips/task"), rows)
+    header = (
+        "path",
+        "us/task",
+        "us over the bare driver",
+        "round trips/task",
+        "us/task through the proxy, no delay",
+    )
+    return _table(header, rows)
 
 
 def long_run_title(run: LongRun) -> str:
@@ -331,6 +344,16 @@ def distance_table(far: AtDistance) -> str:
         )
     ]
     return _table(header, rows)
+
+
+def distance_note(far: AtDistance) -> str:
+    measured = far.measured_one_way_ms()
+    if measured is None:
+        return "The delay as paid: not known (no in-process run through the proxy without it)."
+    return (
+        f"The delay as the driver's reads paid it: {measured:g} ms each way for"
+        f" {far.delay_ms:g} ms set (the proxy's sleeps and thread hand-offs add the rest)."
+    )
 
 
 def relay_table(figures: RelayFigures) -> str:

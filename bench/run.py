@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.network_delay_ms,
                 args.inprocess_calls or 500,
                 dict(os.environ),
+                costs.get("driver", {}).get("us_per_task_via_proxy"),
             )
         if args.relay_messages:
             print("The outbox relay", file=sys.stderr, flush=True)
@@ -244,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{report.long_run_title(long)}:\n\n{report.long_run_table(long)}\n")
     if far is not None:
         print(f"{report.distance_title(far)}:\n\n{report.distance_table(far)}\n")
+        print(f"{report.distance_note(far)}\n")
     if relayed is not None:
         print(f"The outbox relay:\n\n{report.relay_table(relayed)}\n")
     print(f"Targets:\n{report.targets_text(targets)}\n")

@@ -131,6 +131,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
         # driver's read cannot take less than 1 ms there.
         assert far["inprocess_us_per_task"]["driver"] >= 1000, far
         assert far["get_from_db_vs_driver"] is not None
+        assert far["measured_one_way_ms"] is not None
 
 
 def echo_server() -> socket.socket:
