@@ -3,8 +3,9 @@
 On localhost a round trip costs about 50 µs, so Python's own work decides
 every figure; a real service's database is 0.3 to 1 ms away, where the
 number of round trips decides. Here the database sits behind a proxy that
-holds each chunk ``delay`` seconds each way (``round_trips.RoundTripCounter``),
-and each path is timed in-process and through a real worker, one round each.
+holds each chunk ``delay`` seconds each way (``round_trips.RoundTripCounter``,
+in a process of its own), and each path is timed in-process and through a real
+worker, one round each.
 """
 
 from dataclasses import dataclass, replace
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from .inprocess import DEFAULT_PORTS, PATHS, run_subprocess
-from .round_trips import RoundTripCounter
+from .round_trips import delaying_proxy_process
 from .workload import Measurement, Setup, Workload, measure
 
 # What each worker workload is called in-process.
@@ -68,19 +69,16 @@ def at_distance(
     backend = make_url(setup.database_url).get_backend_name()
     if backend not in DEFAULT_PORTS:
         return None
-    proxy = RoundTripCounter.in_front_of(
-        setup.database_url, DEFAULT_PORTS[backend], delay=delay_ms / 1000
-    )
-    with proxy:
-        proxied = proxy.url_through(setup.database_url)
+    with delaying_proxy_process(
+        setup.database_url, DEFAULT_PORTS[backend], delay_ms / 1000
+    ) as proxied:
         inprocess_us = {}
         for path in PATHS:
             seconds = run_subprocess(path, calls, setup.users, {**env, "DATABASE_URL": proxied})
             inprocess_us[path] = round(seconds / calls * 1e6, 1)
         # The worker reads through the proxy; the connection counts still ask
-        # the server itself (setup.database_url).
-        # Logs of their own: the same workloads at the same task count would
-        # otherwise overwrite the rounds' logs.
+        # the server itself (setup.database_url). Logs of their own: the same
+        # workloads at the same task count would overwrite the rounds' logs.
         log_dir = setup.log_dir / f"at-{delay_ms:g}ms"
         log_dir.mkdir(parents=True, exist_ok=True)
         far = replace(setup, env={**setup.env, "DATABASE_URL": proxied}, log_dir=log_dir)

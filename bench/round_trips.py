@@ -15,8 +15,11 @@ usual tool, is a server of its own that pip cannot install.
 import contextlib
 import queue
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import TracebackType
 
 
@@ -165,3 +168,41 @@ class _Turn:
     """Who spoke last on one connection: the client or the server."""
 
     client_spoke_last = False
+
+
+@contextlib.contextmanager
+def delaying_proxy_process(url: str, default_port: int, delay: float) -> Iterator[str]:
+    """``url`` through a delaying proxy in a process of its own, while in the ``with`` block.
+
+    The bench's own process sends thousands of tasks at once while the worker
+    reads through the proxy; sharing that process, the proxy's threads would
+    queue for the GIL (up to its 5 ms switch interval), and the delay with them.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    target = [parsed.host or "127.0.0.1", str(parsed.port or default_port)]
+    with subprocess.Popen(
+        [sys.executable, "-m", "bench.round_trips", *target, str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            port = int(child.stdout.readline())
+            yield parsed.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        finally:
+            child.terminate()
+            child.wait(timeout=10)
+
+
+def main() -> None:
+    """``python -m bench.round_trips HOST PORT DELAY``: forward until killed; prints its port."""
+    host, port, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    with RoundTripCounter(host, port, delay) as proxy:
+        print(proxy.port, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
