@@ -104,6 +104,34 @@ def test_finished_tasks_leave_no_transaction_open(
     assert busy_connections(database_url) == 0
 
 
+# get_from_db's round trips, counted on the wire: on PostgreSQL the SELECT
+# alone, in autocommit (read_in_autocommit); on MySQL/MariaDB the SELECT, then
+# the ROLLBACK that ends its snapshot.
+GET_FROM_DB_ROUND_TRIPS = {"postgresql": 1, "mysql": 2}
+
+
+@pytest.mark.usefixtures("broker")
+def test_get_from_db_costs_only_the_round_trips_of_its_read(
+    session: scoped_session[Session],
+    database_url: str,
+    database_server: str,
+    database_proxy: TcpProxy,
+) -> None:
+    add_user(session, 90)
+    session.remove()
+    env = {"DATABASE_URL": database_proxy.url_through(database_url)}
+    # One process, so every task reuses the one pooled connection.
+    with own_worker("get-from-db-round-trips", concurrency=1, env=env):
+        queue = queue_of("get-from-db-round-trips")
+
+        def read() -> None:
+            assert get_from_db.apply_async((90,), queue=queue).get(timeout=TIMEOUT)["id"] == 90
+
+        counted = database_proxy.round_trips_per_call(read)
+
+    assert counted == GET_FROM_DB_ROUND_TRIPS[database_server]
+
+
 def test_a_duplicate_email_does_not_poison_the_next_task(
     session: scoped_session[Session], worker: ChildProcess
 ) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -43,6 +44,20 @@ class TcpProxy:
         while (idle := time.monotonic() - self._last_traffic) < quiet:
             time.sleep(quiet - idle)
         return self.round_trips
+
+    def round_trips_per_call(self, call: Callable[[], object], times: int = 20) -> float:
+        """The round trips one ``call`` makes, averaged over ``times`` calls.
+
+        Six uncounted calls first: once-per-connection costs are not a call's
+        (the first connects, and psycopg prepares a statement on the server
+        after its fifth run).
+        """
+        for _ in range(6):
+            call()
+        before = self.round_trips_once_quiet()
+        for _ in range(times):
+            call()
+        return (self.round_trips_once_quiet() - before) / times
 
     @classmethod
     def in_front_of(cls, url: str) -> "TcpProxy":
