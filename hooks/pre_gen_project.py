@@ -42,7 +42,9 @@ INSTALLED_MODULES = {
     "filelock",
     "flask",
     "flower",
+    "google",
     "graphql",
+    "greenlet",
     "gunicorn",
     "h11",
     "harfile",
@@ -89,6 +91,7 @@ INSTALLED_MODULES = {
     "pytest",
     "pytest_timeout",
     "python_discovery",
+    "pythonjsonlogger",
     "pytz",
     "redis",
     "requests",
@@ -111,6 +114,7 @@ INSTALLED_MODULES = {
     "virtualenv",
     "wcwidth",
     "werkzeug",
+    "wrapt",
     "yaml",
 }
 # The project's own top-level folders, and the name pytest reserves.

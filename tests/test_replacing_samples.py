@@ -141,7 +141,7 @@ def test_the_samples_can_be_replaced_and_everything_that_remains_passes(
     alembic = project / ".venv" / "bin" / "alembic"
     revise = ("revision", "--autogenerate", "-m", "orders instead of users")
     run(alembic, *revise, cwd=project, env=env)
-    (revision,) = (project / "migrations" / "versions").glob("0005_*.py")
+    (revision,) = (project / "migrations" / "versions").glob("0006_*.py")
     script = revision.read_text()
     assert "op.drop_table('users')" in script or 'op.drop_table("users")' in script
     assert "orders" in script

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     task_max_deliveries: int = Field(default=3, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # json: one object a line, with the trace and task ids as fields.
+    log_format: Literal["text", "json"] = "text"
 
     outbox_relay_every: float = Field(default=1.0, gt=0)
     outbox_max_attempts: int = Field(default=5, ge=1)

@@ -16,10 +16,14 @@ from {{ cookiecutter.package_name }}.db import session_factory
 from {{ cookiecutter.package_name }}.models import User
 
 from ..support.broker_state import messages_waiting
+from ..support.otlp_receiver import otlp_receiver
 from ..support.results import result_of
+from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
+from ..support.traces import CLIENT, CONSUMER, PRODUCER, SERVER, is_sql, run_span, spans_of
+from ..support.waiting import wait_until
 from ..support.web_server import web_server
-from ..support.workers import ChildProcess
+from ..support.workers import ChildProcess, own_worker
 
 
 def new_user(name: str = "Ada Lovelace") -> dict[str, str]:
@@ -175,3 +179,33 @@ def test_no_request_gets_a_server_error(
         assert answer.status_code < 500, (
             f"{answer.request.method} {answer.request.url}: {answer.text}"
         )
+
+
+@pytest.mark.usefixtures("session")
+def test_a_signup_its_task_and_their_sql_are_one_trace() -> None:
+    queue = queue_of("traced-web")
+    with (
+        otlp_receiver() as receiver,
+        own_worker("traced-web", env=receiver.env("worker")) as worker,
+        web_server("traced", {**receiver.env("web"), "CELERY_QUEUE": queue}) as server,
+        server.client() as client,
+    ):
+        response = client.post("/users", json=new_user())
+        assert response.status_code == 201, response.text
+        task_id = response.json()["task_id"]
+        result_of(task_id, worker)
+        wait_until(lambda: run_span(receiver, task_id), "the task's span")
+        run = run_span(receiver, task_id)
+        assert run is not None
+        wait_until(
+            lambda: any(span.kind == SERVER for span in spans_of(receiver, run.trace_id)),
+            "the request's span",
+        )
+
+    spans = spans_of(receiver, run.trace_id)
+    seen = {(span.service, span.kind, is_sql(span)) for span in spans}
+    assert ("web", SERVER, False) in seen  # POST /users
+    assert ("web", CLIENT, True) in seen  # its INSERT
+    assert ("web", PRODUCER, False) in seen  # get_from_db sent after the commit
+    assert ("worker", CONSUMER, False) in seen  # get_from_db run
+    assert ("worker", CLIENT, True) in seen  # its SELECT

@@ -1,11 +1,15 @@
-"""Worker log lines name the task that wrote them; LOG_LEVEL sets the level."""
+"""Worker log lines name the task and trace that wrote them; LOG_LEVEL sets the level."""
 
+import json
 import uuid
 
 import pytest
 
+from ..support.otlp_receiver import otlp_receiver
 from ..support.probe_tasks import log_at_each_level
 from ..support.run import queue_of
+from ..support.traces import run_span
+from ..support.waiting import wait_until
 from ..support.workers import ChildProcess, own_worker
 
 TIMEOUT = 60
@@ -31,3 +35,25 @@ def test_log_level_comes_from_settings() -> None:
 
     assert f"debug: {text}" in log
     assert f"warning: {text}" in log
+
+
+@pytest.mark.usefixtures("broker")
+def test_json_lines_carry_the_task_and_its_trace() -> None:
+    text = uuid.uuid4().hex
+    with (
+        otlp_receiver() as receiver,
+        own_worker("json-log", env={**receiver.env("worker"), "LOG_FORMAT": "json"}) as worker,
+    ):
+        result = log_at_each_level.apply_async((text,), queue=queue_of("json-log"))
+        result.get(timeout=TIMEOUT)
+        wait_until(lambda: run_span(receiver, result.id), "the task's span")
+        log = worker.log()
+
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    (line,) = [line for line in lines if text in line["message"]]
+    run = run_span(receiver, result.id)
+    assert run is not None
+    assert line["level"] == "WARNING"
+    assert line["task_id"] == result.id
+    assert line["task_name"] == log_at_each_level.name
+    assert line["trace_id"] == run.trace_id

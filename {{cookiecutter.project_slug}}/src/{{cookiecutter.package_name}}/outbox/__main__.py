@@ -1,10 +1,12 @@
 """``python -m {{ cookiecutter.package_name }}.outbox``: run the relay, or look after the outbox (``--help``)."""
 
 import argparse
-import logging
 from collections.abc import Sequence
 
+from ..celery import app
 from ..config import settings
+from ..telemetry.logs import configure_logging
+from ..telemetry.tracing import start_tracing
 from .commands import dead_letters, describe, outbox_status, revive
 from .loop import Relay, relay_once
 
@@ -25,7 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     revive_parser = commands.add_parser("revive", help="retry dead letters")
     revive_parser.add_argument("ids", nargs="+", type=int, metavar="ID")
     options = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
+    if start_tracing():
+        # The Celery instrumentation ends a publish's span only for a task it
+        # finds in the registry: the relay loads the worker's task modules.
+        app.loader.import_default_modules()
 
     if options.command == "status":
         status = outbox_status()

@@ -30,6 +30,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The writer's span as W3C trace context headers: the task joins its trace.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     def __repr__(self) -> str:
         return f"OutboxMessage(id={self.id!r}, task={self.task_name}[{self.task_id}])"

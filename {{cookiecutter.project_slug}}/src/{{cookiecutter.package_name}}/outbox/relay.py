@@ -21,6 +21,7 @@ from ..celery import app
 from ..config import settings
 from ..db import engine
 from ..delivery.batch_publish import batch_connection, publish_batch
+from ..telemetry.tracing import within_trace
 from .commands import database_now
 from .model import UNSENT, OutboxMessage
 
@@ -77,6 +78,7 @@ def unsent_oldest_first(limit: int) -> Select[Any]:
             OutboxMessage.kwargs,
             OutboxMessage.options,
             OutboxMessage.attempts,
+            OutboxMessage.trace_context,
         )
         .where(*UNSENT)
         .order_by(*OLDEST_FIRST)
@@ -98,6 +100,12 @@ class TaskPublisher:
         self.declared: set[str] = set()
 
     def publish(self, producer: Producer, message: Row[Any]) -> None:
+        # In the trace of the transaction that wrote it, or in none: each
+        # message's publish span, if tracing is on, is its own.
+        with within_trace(message.trace_context or {}):
+            self.send(producer, message)
+
+    def send(self, producer: Producer, message: Row[Any]) -> None:
         if not QUICK_OPTIONS.issuperset(message.options):
             app.send_task(
                 message.task_name,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session, scoped_session
 
 from ..config import settings
+from ..telemetry.tracing import current_trace_context
 from .model import OutboxMessage
 
 # A countdown is held unacknowledged by the worker: see CELERY_VISIBILITY_TIMEOUT.
@@ -89,6 +90,7 @@ def add_to_outbox(
             args=list(args),
             kwargs=kwargs,
             options=options,
+            trace_context=current_trace_context() or None,
         )
     )
     return task_id

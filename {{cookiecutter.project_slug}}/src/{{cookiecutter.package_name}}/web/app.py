@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..database.transient_errors import is_transient
+from ..telemetry.logs import configure_logging
+from ..telemetry.tracing import start_tracing
 from . import user_routes
 from .health import service_checks
 from .schemas import Problem, TaskStatus
@@ -19,11 +21,14 @@ from .task_status import ResultsNotShared, read_task_status
 
 logger = logging.getLogger(__name__)
 
+configure_logging()
 app = FastAPI(
     title={{ cookiecutter.project_name | tojson }},
     description={{ cookiecutter.description | tojson }},
 )
 app.include_router(user_routes.router)
+# FastAPI traces each request itself, once start_tracing has set the provider.
+start_tracing()
 
 
 @app.exception_handler(SQLAlchemyError)

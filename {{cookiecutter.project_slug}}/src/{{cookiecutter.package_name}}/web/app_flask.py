@@ -14,14 +14,21 @@ from werkzeug.exceptions import HTTPException
 
 from ..database.transient_errors import is_transient
 from ..db import end_session
+from ..telemetry.logs import configure_logging
+from ..telemetry.tracing import start_tracing
 from . import user_routes
 from .health import service_checks
 from .task_status import ResultsNotShared, read_task_status
 
 logger = logging.getLogger(__name__)
 
+configure_logging()
 app = Flask(__name__)
 app.register_blueprint(user_routes.blueprint)
+if start_tracing():
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    FlaskInstrumentor().instrument_app(app)  # type: ignore[no-untyped-call]
 
 
 def problem(detail: Any, status: int) -> tuple[Response, int]:
