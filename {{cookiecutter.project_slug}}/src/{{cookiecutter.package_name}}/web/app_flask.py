@@ -7,7 +7,7 @@ pattern), ended when the request's app context tears down.
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -21,6 +21,7 @@ from .health import service_checks
 from .task_status import ResultsNotShared, read_task_status
 
 logger = logging.getLogger(__name__)
+request_log = logging.getLogger(f"{__package__}.requests")
 
 configure_logging()
 app = Flask(__name__)
@@ -33,6 +34,14 @@ if start_tracing():
 
 def problem(detail: Any, status: int) -> tuple[Response, int]:
     return jsonify(detail=detail), status
+
+
+@app.after_request
+def log_request(response: Response) -> Response:
+    # Logged here, not by gunicorn after the response: the request's span is
+    # still current, so the line carries its trace id.
+    request_log.info("%s %s %s", request.method, request.full_path.rstrip("?"), response.status)
+    return response
 
 
 @app.teardown_appcontext
