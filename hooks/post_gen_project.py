@@ -36,11 +36,12 @@ def remove_beat_files() -> None:
 WEB = PACKAGE / "web"
 # The template carries each framework-specific web module twice; Flask's
 # variant ends in _flask.
-FLASK_MODULES = ("app", "user_routes")
+FLASK_MODULES = ("app", "metrics", "user_routes")
 
 
 def keep_fastapi_web() -> None:
     remove(*(WEB / f"{module}_flask.py" for module in FLASK_MODULES))
+    remove(WEB / "gunicorn_config.py")
 
 
 def keep_flask_web() -> None:

@@ -16,6 +16,13 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package_name }}"
+# Chosen by this process for itself when it loaded the service
+# (telemetry/metrics.py): a process started from a shell has none.
+OWN_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR",)
+
+
+def without(variables: Mapping[str, str], names: Sequence[str]) -> dict[str, str]:
+    return {name: value for name, value in variables.items() if name not in names}
 
 
 class ProcessFailed(RuntimeError):
@@ -40,7 +47,7 @@ class ChildProcess:
                 cwd=PROJECT_ROOT,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
+                env={**without(os.environ, OWN_VARIABLES), **env},
                 # Its own process group, so SIGKILL reaches every child it forked.
                 start_new_session=True,
             )

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # json: one object a line, with the trace and task ids as fields.
     log_format: Literal["text", "json"] = "text"
+    # The worker and the relay serve /metrics here when set; the web API on its own port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     outbox_relay_every: float = Field(default=1.0, gt=0)
     outbox_max_attempts: int = Field(default=5, ge=1)

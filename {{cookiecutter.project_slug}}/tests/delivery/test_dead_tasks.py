@@ -20,10 +20,12 @@ from {{ cookiecutter.package_name }}.delivery.broker import service_queue
 from {{ cookiecutter.package_name }}.delivery.lost_process import TaskIsDead
 
 from ..support.broker_state import delete_queue, is_dead
+from ..support.metrics import scrape_port
 from ..support.probe_tasks import die_while, journal_lines
 from ..support.run import queue_of
 from ..support.waiting import wait_until
 from ..support.workers import ChildProcess, own_worker
+from scripts.processes import free_port
 
 MAX_DELIVERIES = settings.task_max_deliveries
 TIMEOUT = 60
@@ -37,9 +39,10 @@ def poison_queue(broker_server: str) -> Iterator[str]:
     delete_queue(queue_of(name))
 
 
-def worker_for(name: str) -> AbstractContextManager[ChildProcess]:
+def worker_for(name: str, metrics_port: int | None = None) -> AbstractContextManager[ChildProcess]:
     """A prefork worker whose service queue, CELERY_QUEUE, is ``queue_of(name)``."""
-    return own_worker(name, env={"CELERY_QUEUE": queue_of(name)})
+    metrics = {} if metrics_port is None else {"METRICS_PORT": str(metrics_port)}
+    return own_worker(name, env={"CELERY_QUEUE": queue_of(name), **metrics})
 
 
 def delivery_command(*args: str, queue: str) -> subprocess.CompletedProcess[str]:
@@ -60,8 +63,9 @@ def test_a_task_that_kills_its_process_is_delivered_max_times_then_kept_dead(
     flag, journal, others = tmp_path / "flag", tmp_path / "journal", tmp_path / "others"
     flag.touch()
     no_flag = str(tmp_path / "absent")
+    port = free_port()
 
-    with worker_for(poison_queue) as worker:
+    with worker_for(poison_queue, metrics_port=port) as worker:
         poison = die_while.apply_async((str(flag), str(journal)), queue=service_queue(queue))
         healthy = [
             die_while.apply_async((no_flag, str(others)), queue=service_queue(queue))
@@ -70,6 +74,7 @@ def test_a_task_that_kills_its_process_is_delivered_max_times_then_kept_dead(
         wait_until(lambda: is_dead(queue, poison.id), "the task to be dead", TIMEOUT)
         log = worker.log()
         assert [result.get(timeout=TIMEOUT) for result in healthy] == ["survived"] * 5
+        metrics = scrape_port(port)
 
     starts = journal_lines(journal, "start")
     assert len(starts) == MAX_DELIVERIES, "one delivery per process it killed, no more"
@@ -79,6 +84,11 @@ def test_a_task_that_kills_its_process_is_delivered_max_times_then_kept_dead(
     assert f"requeue {poison.id}" in log
     with pytest.raises(TaskIsDead, match="died on each of its"):
         poison.get(timeout=TIMEOUT)
+    # Counted by the worker's main process: the process that ran it is gone.
+    assert (
+        metrics.value("celery_tasks_total", task=die_while.name, outcome="lost") == MAX_DELIVERIES
+    )
+    assert metrics.value("celery_tasks_total", task=die_while.name, outcome="succeeded") == 5
 
 
 def test_an_operator_lists_a_dead_task_and_sends_it_again(

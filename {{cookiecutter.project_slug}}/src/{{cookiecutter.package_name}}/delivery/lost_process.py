@@ -14,6 +14,7 @@ from celery.exceptions import WorkerLostError
 from celery.worker.request import Request
 
 from ..config import settings
+from ..telemetry.task_metrics import count_lost_run
 from .broker import dead_queue
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class LostProcessReportingRequest(Request):
     def on_failure(self, exc_info: ExceptionInfo, *args: Any, **kwargs: Any) -> None:
         # Runs in the worker's main process, which outlives the child that died.
         if lost_its_process(exc_info):
+            count_lost_run(self.task_name)
             self.report_lost_process()
         super().on_failure(exc_info, *args, **kwargs)
 

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from ..celery import app
 from ..config import settings
 from ..telemetry.logs import configure_logging
+from ..telemetry.metrics import serve_metrics
 from ..telemetry.tracing import start_tracing
+from ..telemetry.waiting_work import WaitingWork
 from .commands import dead_letters, describe, outbox_status, revive
 from .loop import Relay, relay_once
 
@@ -46,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if options.once:
         return relay_once()
+    if settings.metrics_port is not None:
+        serve_metrics(settings.metrics_port, WaitingWork())
     Relay(settings.outbox_relay_every).run()
     return 0
 

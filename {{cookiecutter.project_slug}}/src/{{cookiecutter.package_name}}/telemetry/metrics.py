@@ -1,0 +1,80 @@
+"""Metrics in Prometheus's text format, added up across the processes this one forks.
+
+prometheus_client's multiprocess mode: each process (a prefork pool process, a
+gunicorn worker) writes its counts to files of its own in one directory, and
+whoever serves ``/metrics`` adds up the files. Without it, a pool process's
+counts would leave with it and a scrape would see one process of many.
+Define metrics with the classes imported from here: the mode is set first.
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+__all__ = [
+    "Collector",
+    "Counter",
+    "GaugeMetricFamily",
+    "Histogram",
+    "metrics_page",
+    "serve_metrics",
+]
+
+# Seconds, for tasks and waits that last from milliseconds to TASK_TIME_LIMIT.
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+def remove_own_directory(directory: str, creator: int) -> None:
+    if os.getpid() == creator:  # not a forked gunicorn worker leaving
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def use_multiprocess_mode() -> None:
+    """Count in files of one directory, inherited by the processes forked after this."""
+    # A directory of this process's own, removed when it exits; one given in
+    # the environment is its owner's to empty between runs.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        directory = tempfile.mkdtemp(prefix="metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        atexit.register(remove_own_directory, directory, os.getpid())
+    # prometheus_client picks the mode when first imported, from that variable,
+    # and may have been imported before it was set: Flower, a plugin of the
+    # celery command, imports it before the worker loads this service.
+    if values.ValueClass is values.MutexValue:
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+use_multiprocess_mode()
+
+
+def registry(*collectors: Collector) -> CollectorRegistry:
+    """Every process's counts, and ``collectors`` read afresh at each scrape."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    for collector in collectors:
+        registry.register(collector)
+    return registry
+
+
+def metrics_page(*collectors: Collector) -> tuple[bytes, str]:
+    """The body of a ``/metrics`` answer, and its content type."""
+    return generate_latest(registry(*collectors)), CONTENT_TYPE_LATEST
+
+
+def serve_metrics(port: int, *collectors: Collector) -> None:
+    """Answer ``GET /metrics`` on ``port``, from a thread of this process."""
+    start_http_server(port, registry=registry(*collectors))
