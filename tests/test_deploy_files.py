@@ -45,6 +45,10 @@ def compose_schema() -> dict[str, Any]:
     return json.loads(vendor.joinpath("compose-spec.json").read_text())
 
 
+# What a developer looks at traces and metrics with, behind a profile.
+LOOKING_GLASSES = {"jaeger", "prometheus"}
+
+
 @pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
 def test_compose_file_is_valid_and_starts_in_order(
     bake: Bake, answers: dict[str, Any], compose_schema: dict[str, Any]
@@ -54,7 +58,7 @@ def test_compose_file_is_valid_and_starts_in_order(
 
     jsonschema.Draft202012Validator(compose_schema).validate(compose)
     services = compose["services"]
-    expected = {"broker", "migrate", "worker", "relay"}
+    expected = {"broker", "migrate", "worker", "relay"} | LOOKING_GLASSES
     expected |= {"db"} if answers["database"] != "sqlite" else set()
     expected |= {"beat", "flower"} if answers["use_beat"] else set()
     expected |= {"web"} if answers["web"] != "none" else set()
@@ -63,6 +67,8 @@ def test_compose_file_is_valid_and_starts_in_order(
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
+    for name in LOOKING_GLASSES:
+        assert services[name]["profiles"] == ["observability"], f"a plain `up` starts {name}"
     for server in {"broker", "db"} & set(services):
         assert "healthcheck" in services[server]
     for runner in {"worker", "relay", "beat", "web"} & set(services):
@@ -262,8 +268,38 @@ def test_the_relay_stops_cleanly_and_reports_its_health(bake: Bake) -> None:
     assert relay["healthcheck"]["test"][-1] == "status"
 
 
-# A minor version at least: postgres:17.6, redis:7.4, rabbitmq:4.3-management.
-PINNED = re.compile(r"[\w./-]+:\d+\.\d+[\w.-]*")
+def web_port(command: list[str]) -> int:
+    """The port of ``uvicorn ... --port N`` or ``gunicorn ... --bind HOST:N``."""
+    if "--port" in command:
+        return int(command[command.index("--port") + 1])
+    return int(command[command.index("--bind") + 1].rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_prometheus_scrapes_every_service_where_it_serves_metrics(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    project = bake(**answers)
+    compose = yaml.safe_load((project / "docker-compose.yml").read_text())
+    services = compose["services"]
+    config = yaml.safe_load(compose["configs"]["prometheus-config"]["content"])
+
+    scraped = {
+        (target, discovery["port"])
+        for job in config["scrape_configs"]
+        for discovery in job["dns_sd_configs"]
+        for target in discovery["names"]
+    }
+    serving = {
+        (name, int(services[name]["environment"]["METRICS_PORT"])) for name in ("worker", "relay")
+    }
+    if answers["web"] != "none":
+        serving.add(("web", web_port(services["web"]["command"])))
+    assert scraped == serving
+
+
+# A minor version at least: postgres:17.6, rabbitmq:4.3-management, prom/prometheus:v3.5.0.
+PINNED = re.compile(r"[\w./-]+:v?\d+\.\d+[\w.-]*")
 
 
 @pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)

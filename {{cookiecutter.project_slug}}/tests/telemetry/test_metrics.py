@@ -33,8 +33,9 @@ def test_a_prefork_worker_counts_the_runs_of_all_its_processes_by_outcome() -> N
         for outcome, times in SENT.items():
             for _ in range(times):
                 end_attempt.apply_async((outcome,), queue=queue)
-        # Due in 2 s: its wait counts from then, not from its publish.
-        insert_record.apply_async(("later",), countdown=2, queue=queue)
+        # Due in 3 s: its wait counts from then, not from its publish. (The
+        # embedded broker, polled each second, starts it up to a second late.)
+        insert_record.apply_async(("later",), countdown=3, queue=queue)
         runs = sum(COUNTED.values()) + 1
         wait_until(lambda: scrape_port(port).value(RUNS) == runs, f"{runs} runs counted", TIMEOUT)
         metrics = scrape_port(port)
@@ -45,7 +46,7 @@ def test_a_prefork_worker_counts_the_runs_of_all_its_processes_by_outcome() -> N
         assert metrics.value("celery_task_runtime_seconds_count", task=task) == times
         assert metrics.value("celery_task_queue_wait_seconds_count", task=task) == times
     waits = "celery_task_queue_wait_seconds_bucket"
-    assert metrics.value(waits, task=insert_record.name, le="1.0") == 1, "counted from its publish"
+    assert metrics.value(waits, task=insert_record.name, le="2.5") == 1, "counted from its publish"
 
 
 @pytest.mark.usefixtures("broker")
