@@ -279,6 +279,34 @@ def costs_table(costs: dict[str, dict[str, float]]) -> str:
     return _table(header, rows)
 
 
+def telemetry_text(
+    costs: dict[str, float],
+    summaries: list[Summary],
+    concurrency: int,
+    relayed: RelayFigures | None,
+) -> str:
+    """Telemetry's cost with tracing off, against a task's and a message's whole time."""
+    lines = [
+        "Telemetry with tracing off (metrics, the log filter, the trace context):",
+        f"  {costs['per_task_us']} us per task run,"
+        f" {costs['per_message_us']} us per message relayed",
+    ]
+    for summary in summaries:
+        if summary.workload == "get_from_db" and summary.tasks_per_second:
+            # Each of the worker's processes spends concurrency / throughput per task.
+            task_us = concurrency / summary.tasks_per_second * 1e6
+            share = costs["per_task_us"] / task_us
+            lines.append(
+                f"  {share:.2%} of a get_from_db task's {task_us:,.0f} us"
+                f" in a {summary.pool} worker process"
+            )
+    if relayed is not None and relayed.messages_per_second:
+        message_us = 1e6 / relayed.messages_per_second
+        share = costs["per_message_us"] / message_us
+        lines.append(f"  {share:.2%} of a relayed message's {message_us:,.0f} us")
+    return "\n".join(lines)
+
+
 def long_run_title(run: LongRun) -> str:
     return f"Long run ({run.tasks:,} get_from_db tasks, one {run.pool} worker x{run.concurrency})"
 

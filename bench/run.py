@@ -36,7 +36,7 @@ from my_service.celery import app
 from my_service.config import settings
 from sqlalchemy.engine import make_url
 
-from . import database, inprocess, machine, post_2013, relay, report
+from . import database, inprocess, machine, post_2013, relay, report, telemetry
 from .distance import AtDistance, at_distance
 from .longrun import LongRun, long_run
 from .workload import Measurement, Setup, Workload, measure
@@ -45,6 +45,8 @@ SCALING_TASKS = (1_000, 5_000, 20_000)
 SCALING_CONCURRENCY = (1, 2, 4)
 VAR = Path("var/bench")
 OUR_TASK = "my_service.tasks.get_from_db"
+# Task runs and relayed messages per round of bench.telemetry.
+TELEMETRY_CALLS = 20_000
 
 
 def workloads() -> dict[str, Workload]:
@@ -189,9 +191,12 @@ def main(argv: list[str] | None = None) -> None:
             )
 
         costs: dict[str, dict[str, float]] = {}
+        telemetry_costs: dict[str, float] = {}
         if args.inprocess_calls:
             print("In-process costs of the database path", file=sys.stderr, flush=True)
             costs = inprocess.costs(database_url, users, args.inprocess_calls, dict(os.environ))
+            print("Telemetry's cost, tracing off", file=sys.stderr, flush=True)
+            telemetry_costs = telemetry.costs(TELEMETRY_CALLS, dict(os.environ))
         rounds: list[list[Measurement]] = []
         for pool in args.pool:
             for _ in range(args.rounds):
@@ -238,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{report.summary_table(summaries)}\n")
     if costs:
         print(f"In-process, per task:\n\n{report.costs_table(costs)}\n")
+        print(f"{report.telemetry_text(telemetry_costs, summaries, args.concurrency, relayed)}\n")
     print(f"Every round:\n\n{report.workloads_table([m for r in rounds for m in r])}\n")
     if scaling_rows:
         print(f"Scaling ({args.pool[0]} pool):\n\n{report.scaling_table(scaling_rows)}\n")
@@ -281,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         "how_measured": report.HOW_MEASURED,
         "summary": [asdict(summary) for summary in summaries],
         "inprocess": costs,
+        "telemetry_tracing_off": telemetry_costs,
         "workloads": [asdict(m) | {"errors": m.errors} for r in rounds for m in r],
         "scaling": [
             {

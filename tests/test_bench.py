@@ -98,6 +98,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             database
         ]
         assert all(c["us_per_task"] > 0 for c in bench["inprocess"].values())
+        assert set(bench["telemetry_tracing_off"]) == {"per_task_us", "per_message_us"}
         summary = {(s["pool"], s["workload"]): s for s in bench["summary"]}
         assert set(summary) == {(p, w) for p in ("prefork", "threads") for w in WORKLOADS}
         for key, figures in summary.items():
