@@ -8,11 +8,12 @@ from .config import settings
 from .delivery.broker import BrokerCelery, broker_settings
 
 # Connects the worker's signal handlers: a session per attempt, the database
-# checked before consuming, task-aware log lines, tracing in each pool process,
-# task metrics (and the publish time on each message sent).
+# checked before consuming, task-aware log lines, a heartbeat for the liveness
+# probe, tracing in each pool process, task metrics (and the publish time on
+# each message sent).
 from .telemetry import task_metrics  # noqa: F401
 from .telemetry import worker as telemetry_worker  # noqa: F401
-from .worker import lifecycle, task_logs  # noqa: F401
+from .worker import heartbeat, lifecycle, task_logs  # noqa: F401
 
 app = BrokerCelery(
     "{{ cookiecutter.package_name }}",

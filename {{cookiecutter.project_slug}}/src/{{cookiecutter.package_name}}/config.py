@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # The worker and the relay serve /metrics here when set; the web API on its own port.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # The worker and the relay touch this file from their loops (liveness.py).
+    heartbeat_file: str | None = None
+    heartbeat_every: float = Field(default=10.0, gt=0)
 
     outbox_relay_every: float = Field(default=1.0, gt=0)
     outbox_max_attempts: int = Field(default=5, ge=1)

@@ -2,6 +2,7 @@
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.relay import BATCH_SIZE, relay_batch
 
 from ..support.broker_state import messages_waiting
+from ..support.liveness import alive, heartbeat_env, hung
 from ..support.outbox_state import (
     add_messages,
     add_unpublishable,
@@ -169,3 +171,14 @@ def test_a_commit_wakes_the_relay_on_postgresql_and_its_next_pass_elsewhere(
         add_messages(session, 1, unwatched_queue)
 
         wait_until(lambda: messages_waiting(unwatched_queue) == 2, "the relay's wake-up", TIMEOUT)
+
+
+@pytest.mark.usefixtures("broker", "database_url")
+def test_the_relay_beats_from_its_loop_and_is_dead_once_it_hangs(tmp_path: Path) -> None:
+    heartbeat = str(tmp_path / "heartbeat")
+    env = heartbeat_env(heartbeat) | {"OUTBOX_RELAY_EVERY": "0.2"}
+    with running_relay(TMP_DIR / "relay-heartbeat.log", env) as relay:
+        wait_until(lambda: alive(heartbeat), "the relay's first heartbeat", TIMEOUT)
+        with hung(relay):
+            wait_until(lambda: not alive(heartbeat), "the probe to call it dead", TIMEOUT)
+        wait_until(lambda: alive(heartbeat), "the relay to beat again", TIMEOUT)

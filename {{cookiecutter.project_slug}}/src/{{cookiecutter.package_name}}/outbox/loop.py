@@ -16,6 +16,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import DBAPIError
 
 from ..config import settings
+from ..liveness import beat
 from .commands import outbox_status
 from .relay import purge_sent, relay_engine, relay_pending
 from .wakeup import wakeup_for
@@ -57,9 +58,14 @@ class Relay:
             self.wakeup.close()
         logger.info("relay stopped")
 
+    def between_batches(self) -> bool:
+        """Beat for the liveness probe (``liveness.py``), however long the backlog; stop?"""
+        beat()
+        return self.stopping.is_set()
+
     def one_pass(self) -> None:
         try:
-            sent = relay_pending(self.stopping.is_set)
+            sent = relay_pending(self.between_batches)
             if time.monotonic() - self.last_housekeeping >= HOUSEKEEPING_EVERY:
                 self.housekeeping()
         except (BrokerUnavailable, DBAPIError) as error:

@@ -1,0 +1,43 @@
+"""The liveness probe run as Kubernetes runs it: a command whose exit status is the answer."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from scripts.processes import ChildProcess
+
+# Short, so that a test sees a hung process declared dead in seconds.
+HEARTBEAT_EVERY = 0.3
+WITHIN = 2.0
+
+
+def heartbeat_env(path: str) -> dict[str, str]:
+    return {"HEARTBEAT_FILE": path, "HEARTBEAT_EVERY": str(HEARTBEAT_EVERY)}
+
+
+def probe(path: str) -> subprocess.CompletedProcess[str]:
+    """``python -m <package>.liveness``, as the probe's command runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.liveness", "--within", str(WITHIN)],
+        env={**os.environ, **heartbeat_env(path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def alive(path: str) -> bool:
+    return probe(path).returncode == 0
+
+
+@contextmanager
+def hung(process: ChildProcess) -> Iterator[None]:
+    """The process stopped (SIGSTOP) as a deadlocked one would be, then let go again."""
+    os.kill(process.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.process.pid, signal.SIGCONT)
