@@ -29,8 +29,11 @@ def remove(*paths: str | Path) -> None:
             path.unlink()
 
 
+KUBERNETES = Path("deploy") / "kubernetes"
+
+
 def remove_beat_files() -> None:
-    remove(PACKAGE / "periodic.py", "tests/test_periodic.py")
+    remove(PACKAGE / "periodic.py", "tests/test_periodic.py", KUBERNETES / "beat.yaml")
 
 
 WEB = PACKAGE / "web"
@@ -52,7 +55,7 @@ def keep_flask_web() -> None:
 
 def remove_web_files() -> None:
     remove(WEB, "scripts/demo_http.py", "scripts/web_process.py", "tests/web")
-    remove("tests/support/web_server.py")
+    remove("tests/support/web_server.py", KUBERNETES / "web.yaml")
 
 
 DELIVERY = PACKAGE / "delivery"
@@ -80,7 +83,13 @@ def keep_broker(broker: str) -> None:
 
 
 def remove_docker_files() -> None:
-    remove("Dockerfile", "docker-compose.yml", ".dockerignore")
+    remove("Dockerfile", "docker-compose.yml", ".dockerignore", "deploy", "docs/deploy.md")
+    remove("tests/test_kubernetes_manifests.py")
+
+
+def remove_kubernetes_files() -> None:
+    # One SQLite file cannot be shared by pods on several nodes (docs/deploy.md).
+    remove("deploy", "tests/test_kubernetes_manifests.py")
 
 
 def remove_github_actions() -> None:
@@ -118,6 +127,8 @@ def main() -> None:
         remove_beat_files()
     if not {{ cookiecutter.use_docker }}:
         remove_docker_files()
+    elif "{{ cookiecutter.database }}" == "sqlite":
+        remove_kubernetes_files()
     if not {{ cookiecutter.use_github_actions }}:
         remove_github_actions()
     write_dotenv()

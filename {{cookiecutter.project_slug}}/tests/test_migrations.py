@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,9 @@ from sqlalchemy_utils import create_database, drop_database
 from .support.database_state import SERVICE_TABLES
 from .support.run import alembic
 from scripts.processes import PROJECT_ROOT
+
+PRESTART = "{{ cookiecutter.package_name }}.prestart"
+TIMEOUT = 60
 
 
 @pytest.fixture
@@ -59,7 +63,7 @@ def test_models_and_migrations_do_not_drift(empty_database: str) -> None:
 
 def test_prestart_says_the_database_is_up_and_migrated(database_url: str) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.prestart"],
+        [sys.executable, "-m", PRESTART],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -67,6 +71,37 @@ def test_prestart_says_the_database_is_up_and_migrated(database_url: str) -> Non
     )
 
     assert "database is up and migrated" in completed.stderr
+
+
+def wait_for_migrations(seconds: float) -> subprocess.Popen[str]:
+    """``prestart --wait-for-migrations``, as a deploy runs it before each app process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", PRESTART, "--wait-for-migrations", str(seconds)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_an_app_process_waits_for_the_migrations_of_its_version(empty_database: str) -> None:
+    alembic("upgrade", "head")
+    alembic("downgrade", "-1")
+    impatient = wait_for_migrations(1)
+    output, _ = impatient.communicate(timeout=TIMEOUT)
+    assert impatient.returncode != 0
+    assert "run the migrations" in output
+
+    waiting = wait_for_migrations(TIMEOUT)
+    try:
+        time.sleep(1)
+        assert waiting.poll() is None, "it went on before the schema reached its head"
+        alembic("upgrade", "head")
+        output, _ = waiting.communicate(timeout=TIMEOUT)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, output
+    assert "the schema is at this code's head" in output
 
 
 @pytest.mark.usefixtures("database_url")

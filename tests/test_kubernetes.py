@@ -1,0 +1,293 @@
+"""deploy/kubernetes/, checked without a cluster.
+
+The core kinds are validated by kubernetes-validate --strict (it bundles the
+Kubernetes schemas); KEDA's kinds, which it passes with a warning and exit 0,
+against schemas in tests/schemas/, with examples that must fail. The rest are
+the rules a reviewer would check by hand: probes, shutdowns, security,
+credentials, and a kustomization that names every file.
+"""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from .conftest import BIN, Bake
+
+SCHEMAS = Path(__file__).parent / "schemas"
+KEDA_KINDS = {"ScaledObject", "TriggerAuthentication"}
+VARIANTS = [
+    {"database": database, "broker": broker, "web": web, "use_beat": beat}
+    for database, web, beat in (("postgresql", "fastapi", True), ("mysql", "flask", False))
+    for broker in ("redis", "rabbitmq")
+]
+CREDENTIALS = ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+# A URL with a password in it: scheme://user:password@host.
+URL_WITH_PASSWORD = re.compile(r"\w+://[^/\s:@]*:[^/\s@]+@")
+
+
+def variant_id(answers: dict[str, Any]) -> str:
+    return f"{answers['database']}-{answers['broker']}-{answers['web']}"
+
+
+def manifests(project: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each file of deploy/kubernetes/ but the kustomization, as its documents."""
+    folder = project / "deploy" / "kubernetes"
+    return {
+        path.name: [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        for path in sorted(folder.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+    }
+
+
+def objects(project: Path) -> list[dict[str, Any]]:
+    return [doc for docs in manifests(project).values() for doc in docs]
+
+
+def of_kind(project: Path, kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in objects(project) if doc["kind"] == kind]
+
+
+def pod_specs(project: Path) -> dict[str, dict[str, Any]]:
+    """Every workload's pod spec, by the workload's name."""
+    return {
+        doc["metadata"]["name"]: doc["spec"]["template"]["spec"]
+        for doc in objects(project)
+        if doc["kind"] in {"Deployment", "StatefulSet", "Job"}
+    }
+
+
+def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def workload(project: Path, component: str) -> dict[str, Any]:
+    (found,) = [
+        doc
+        for doc in objects(project)
+        if doc["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component
+        and doc["kind"] in {"Deployment", "StatefulSet", "Job"}
+    ]
+    return found
+
+
+def kubernetes_validate(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BIN / "kubernetes-validate", "--strict", "--quiet", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_core_kinds_pass_kubernetes_validate_strict(bake: Bake, answers: dict[str, Any]) -> None:
+    project = bake(**answers)
+    folder = project / "deploy" / "kubernetes"
+    core = [
+        folder / name
+        for name, docs in manifests(project).items()
+        if not {doc["kind"] for doc in docs} & KEDA_KINDS
+    ]
+    expected = {"config.yaml", "migrate-job.yaml", "worker.yaml", "relay.yaml"}
+    expected |= {"web.yaml"} if answers["web"] != "none" else set()
+    expected |= {"beat.yaml"} if answers["use_beat"] else set()
+    assert {path.name for path in core} == expected
+
+    validated = kubernetes_validate(*core)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_kubernetes_validate_refuses_a_misspelt_field(bake: Bake, tmp_path: Path) -> None:
+    worker = (bake() / "deploy" / "kubernetes" / "worker.yaml").read_text()
+    misspelt = tmp_path / "worker.yaml"
+    misspelt.write_text(worker.replace("terminationGracePeriodSeconds", "terminationGracePeriod"))
+
+    validated = kubernetes_validate(misspelt)
+    assert validated.returncode != 0
+    assert "terminationGracePeriod" in validated.stdout + validated.stderr
+
+
+def keda_validator(kind: str) -> jsonschema.Draft202012Validator:
+    name = {
+        "ScaledObject": "keda-scaledobject.json",
+        "TriggerAuthentication": "keda-triggerauthentication.json",
+    }[kind]
+    return jsonschema.Draft202012Validator(json.loads((SCHEMAS / name).read_text()))
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_the_workers_scale_on_the_queue_with_keda(bake: Bake, answers: dict[str, Any]) -> None:
+    project = bake(**answers)
+    for kind in KEDA_KINDS:
+        for doc in of_kind(project, kind):
+            keda_validator(kind).validate(doc)
+
+    (scaled,) = of_kind(project, "ScaledObject")
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"]["name"] == workload(project, "worker")["metadata"]["name"]
+    assert 1 <= spec["minReplicaCount"] < spec["maxReplicaCount"]
+    (trigger,) = spec["triggers"]
+    if answers["broker"] == "redis":
+        assert (trigger["type"], trigger["metadata"]["listName"]) == ("redis", "my_service")
+    else:
+        # Over the management API, unacknowledged messages count too.
+        assert trigger["type"] == "rabbitmq"
+        assert trigger["metadata"]["protocol"] == "http"
+        assert trigger["metadata"]["queueName"] == "my_service"
+    (authentication,) = of_kind(project, "TriggerAuthentication")
+    assert trigger["authenticationRef"]["name"] == authentication["metadata"]["name"]
+    for reference in authentication["spec"]["secretTargetRef"]:
+        assert reference["name"] == "my-service-secrets"
+    scale_down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+    assert scale_down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
+
+
+BROKEN_SCALED_OBJECTS = {
+    # The CRD declares trigger metadata a map of strings.
+    "a number for a string": lambda spec: spec["triggers"][0]["metadata"].update(listLength=20),
+    "a misspelt field": lambda spec: spec.update(minReplicas=spec.pop("minReplicaCount")),
+    "no triggers": lambda spec: spec.pop("triggers"),
+    "a negative maximum": lambda spec: spec.update(maxReplicaCount=-1),
+}
+
+
+@pytest.mark.parametrize("breakage", BROKEN_SCALED_OBJECTS, ids=list(BROKEN_SCALED_OBJECTS))
+def test_the_keda_schema_refuses_a_broken_scaled_object(bake: Bake, breakage: str) -> None:
+    (scaled,) = of_kind(bake(), "ScaledObject")
+    BROKEN_SCALED_OBJECTS[breakage](scaled["spec"])
+
+    with pytest.raises(jsonschema.ValidationError):
+        keda_validator("ScaledObject").validate(scaled)
+
+
+def test_a_trigger_authentication_takes_keys_not_values(bake: Bake) -> None:
+    (authentication,) = of_kind(bake(), "TriggerAuthentication")
+    authentication["spec"]["secretTargetRef"][0]["value"] = "hunter2"
+
+    with pytest.raises(jsonschema.ValidationError):
+        keda_validator("TriggerAuthentication").validate(authentication)
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_every_container_runs_restricted_with_resources(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    project = bake(**answers)
+    for name, pod in pod_specs(project).items():
+        security = pod["securityContext"]
+        assert security["runAsNonRoot"] is True, name
+        assert security["runAsUser"] == 10001, name  # the Dockerfile's user
+        assert security["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in containers(pod):
+            where = f"{name}/{container['name']}"
+            restricted = container["securityContext"]
+            assert restricted["allowPrivilegeEscalation"] is False, where
+            assert restricted["capabilities"]["drop"] == ["ALL"], where
+            assert restricted["readOnlyRootFilesystem"] is True, where
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), where
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), where
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_settings_come_from_the_config_map_and_credentials_from_the_secret(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    project = bake(**answers)
+    for path in (project / "deploy" / "kubernetes").glob("*.yaml"):
+        assert not URL_WITH_PASSWORD.search(path.read_text()), f"{path.name} holds a credential"
+    assert of_kind(project, "Secret") == [], "the Secret is created by hand (docs/deploy.md)"
+    (config,) = of_kind(project, "ConfigMap")
+    assert not set(CREDENTIALS) & set(config["data"])
+    for name, pod in pod_specs(project).items():
+        for container in containers(pod):
+            assert "env" not in container, f"{name}: settings belong in the ConfigMap"
+            assert container["envFrom"] == [
+                {"configMapRef": {"name": config["metadata"]["name"]}},
+                {"secretRef": {"name": "my-service-secrets"}},
+            ], name
+    docs = (project / "docs" / "deploy.md").read_text()
+    assert "kubectl create secret generic my-service-secrets" in docs
+    for key in CREDENTIALS:
+        assert key in docs
+
+
+def within(probe: dict[str, Any]) -> float:
+    command = probe["exec"]["command"]
+    assert command[:3] == ["python", "-m", "my_service.liveness"]
+    return float(command[command.index("--within") + 1])
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_probes_and_commands_are_those_the_baked_tests_run(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    # The baked project's tests run these probes against a real worker and
+    # relay, and check the grace periods against the ConfigMap's settings
+    # (tests/test_kubernetes_manifests.py).
+    project = bake(**answers)
+    worker = workload(project, "worker")["spec"]["template"]["spec"]["containers"][0]
+    assert worker["command"][:4] == ["celery", "--app", "my_service.celery", "worker"]
+    assert within(worker["livenessProbe"]) == within(worker["startupProbe"])
+    relay = workload(project, "relay")["spec"]["template"]["spec"]["containers"][0]
+    assert within(relay["livenessProbe"]) > 0
+    assert (project / "tests" / "test_kubernetes_manifests.py").exists()
+    if answers["web"] != "none":
+        web = workload(project, "web")["spec"]["template"]["spec"]["containers"][0]
+        assert web["readinessProbe"]["httpGet"]["path"] == "/health"
+    if answers["use_beat"]:
+        beat = workload(project, "beat")
+        assert (beat["kind"], beat["spec"]["replicas"]) == ("StatefulSet", 1)
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_a_new_version_waits_for_its_migrations(bake: Bake, answers: dict[str, Any]) -> None:
+    project = bake(**answers)
+    migrate = workload(project, "migrate")
+    assert migrate["kind"] == "Job"
+    assert migrate["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "python",
+        "-m",
+        "my_service.prestart",
+    ]
+    for name, pod in pod_specs(project).items():
+        if name == migrate["metadata"]["name"]:
+            continue
+        (wait,) = pod["initContainers"]
+        assert wait["command"][:4] == [
+            "python",
+            "-m",
+            "my_service.prestart",
+            "--wait-for-migrations",
+        ]
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_the_kustomization_names_every_manifest_and_the_image(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    project = bake(**answers)
+    folder = project / "deploy" / "kubernetes"
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    assert sorted(kustomization["resources"]) == sorted(manifests(project))
+    (image,) = kustomization["images"]
+    for pod in pod_specs(project).values():
+        for container in containers(pod):
+            assert container["image"] == image["name"]
+
+
+def test_sqlite_bakes_have_no_kubernetes_manifests(bake: Bake) -> None:
+    project = bake(database="sqlite")
+    assert not (project / "deploy").exists()
+    assert "SQLite" in (project / "docs" / "deploy.md").read_text()
+
+
+def test_without_docker_there_is_nothing_to_deploy(bake: Bake) -> None:
+    project = bake(use_docker=False)
+    assert not (project / "deploy").exists()
+    assert not (project / "docs" / "deploy.md").exists()

@@ -1,0 +1,68 @@
+"""deploy/kubernetes/ agrees with the settings its ConfigMap gives the pods.
+
+Change TASK_TIME_LIMIT, HEARTBEAT_EVERY or OUTBOX_RELAY_EVERY there, or a
+grace period or a probe here, and this says when they stop fitting.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from {{ cookiecutter.package_name }}.celery import app
+from {{ cookiecutter.package_name }}.config import Settings
+
+from scripts.processes import PROJECT_ROOT
+
+KUBERNETES = PROJECT_ROOT / "deploy" / "kubernetes"
+
+
+def documents(name: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all((KUBERNETES / name).read_text()) if doc]
+
+
+def pods_settings() -> Settings:
+    """The settings a pod runs with: the ConfigMap's, over the others."""
+    (config,) = documents("config.yaml")
+    return Settings(**{name.lower(): value for name, value in config["data"].items()})
+
+
+def container(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Deployment's pod spec and its one container."""
+    (deployment,) = [doc for doc in documents(name) if doc["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (only,) = pod["containers"]
+    return pod, only
+
+
+def probe_window(probe: dict[str, Any]) -> float:
+    command = probe["exec"]["command"]
+    assert command[:3] == ["python", "-m", "{{ cookiecutter.package_name }}.liveness"], command
+    return float(command[command.index("--within") + 1])
+
+
+def test_a_worker_that_kubernetes_stops_finishes_its_tasks_first() -> None:
+    settings = pods_settings()
+    pod, worker = container("worker.yaml")
+    # A warm shutdown waits for the running tasks, which the hard time limit
+    # ends; Celery's soft shutdown, when set, comes on top.
+    longest = app.conf.worker_soft_shutdown_timeout + settings.task_time_limit
+    assert pod["terminationGracePeriodSeconds"] > longest
+    # celery is the container's process, so it is what receives SIGTERM.
+    assert worker["command"][0] == "celery"
+
+
+def test_the_probes_give_the_heartbeat_time() -> None:
+    settings = pods_settings()
+    assert settings.heartbeat_file is not None
+    _, worker = container("worker.yaml")
+    _, relay = container("relay.yaml")
+    for writer in (worker, relay):
+        # The root filesystem is read-only: the file must be on a volume.
+        mounts = [Path(mount["mountPath"]) for mount in writer["volumeMounts"]]
+        assert any(Path(settings.heartbeat_file).is_relative_to(path) for path in mounts)
+    for probe in (worker["livenessProbe"], worker["startupProbe"]):
+        assert probe_window(probe) >= 3 * settings.heartbeat_every
+    # The relay beats between batches and after each wait for work.
+    window = probe_window(relay["livenessProbe"])
+    assert window >= 3 * settings.outbox_relay_every
