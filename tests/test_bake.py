@@ -49,7 +49,7 @@ def test_variant_bakes_into_a_clean_project(
 
     tomllib.loads((project / "pyproject.toml").read_text())
     for manifest in [*project.rglob("*.yml"), *project.rglob("*.yaml")]:
-        assert yaml.safe_load(manifest.read_text()), manifest
+        assert all(yaml.safe_load_all(manifest.read_text())), manifest
     assert all(dotenv_values(project / ".env.example").values())
 
     run(BIN / "ruff", "check", ".", cwd=project)
