@@ -14,8 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..database.transient_errors import is_transient
 from ..telemetry.logs import configure_logging
 from ..telemetry.tracing import start_tracing
-from . import metrics, user_routes
+from . import user_routes
 from .health import service_checks
+from .metrics import RequestMetrics, metrics_router
 from .schemas import Problem, TaskStatus
 from .task_status import ResultsNotShared, read_task_status
 
@@ -27,8 +28,8 @@ app = FastAPI(
     description={{ cookiecutter.description | tojson }},
 )
 app.include_router(user_routes.router)
-app.include_router(metrics.router)
-app.add_middleware(metrics.RequestMetrics)
+app.include_router(metrics_router)
+app.add_middleware(RequestMetrics)
 # FastAPI traces each request itself, once start_tracing has set the provider.
 start_tracing()
 

@@ -16,8 +16,9 @@ from ..database.transient_errors import is_transient
 from ..db import end_session
 from ..telemetry.logs import configure_logging
 from ..telemetry.tracing import start_tracing
-from . import metrics, user_routes
+from . import user_routes
 from .health import service_checks
+from .metrics import metrics_blueprint
 from .task_status import ResultsNotShared, read_task_status
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ request_log = logging.getLogger(f"{__package__}.requests")
 configure_logging()
 app = Flask(__name__)
 app.register_blueprint(user_routes.blueprint)
-app.register_blueprint(metrics.blueprint)
+app.register_blueprint(metrics_blueprint)
 if start_tracing():
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 

@@ -9,10 +9,10 @@ from ..telemetry.http_metrics import count_request
 from ..telemetry.metrics import metrics_page
 from ..telemetry.waiting_work import WaitingWork
 
-router = APIRouter()
+metrics_router = APIRouter()
 
 
-@router.get("/metrics", include_in_schema=False)
+@metrics_router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
     """Prometheus's text format: requests, and the queue's and the outbox's state."""
     body, content_type = metrics_page(WaitingWork())

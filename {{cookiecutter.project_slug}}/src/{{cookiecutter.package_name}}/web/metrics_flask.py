@@ -9,25 +9,25 @@ from ..telemetry.http_metrics import count_request
 from ..telemetry.metrics import metrics_page
 from ..telemetry.waiting_work import WaitingWork
 
-blueprint = Blueprint("metrics", __name__)
+metrics_blueprint = Blueprint("metrics", __name__)
 
 # Flask's /users/<int:user_id> labelled as FastAPI's /users/{user_id}.
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
-@blueprint.get("/metrics")
+@metrics_blueprint.get("/metrics")
 def metrics() -> Response:
     """Prometheus's text format: requests, and the queue's and the outbox's state."""
     body, content_type = metrics_page(WaitingWork())
     return Response(body, content_type=content_type)
 
 
-@blueprint.before_app_request
+@metrics_blueprint.before_app_request
 def start_the_clock() -> None:
     g.request_started = time.perf_counter()
 
 
-@blueprint.after_app_request
+@metrics_blueprint.after_app_request
 def count_the_request(response: Response) -> Response:
     # Runs for error answers too, the 500 of an unhandled exception included.
     route = CONVERTER.sub(r"{\1}", request.url_rule.rule) if request.url_rule else None
