@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -76,17 +77,23 @@ def run_path(path: str, calls: int, users: int) -> float:
     return time.perf_counter() - started
 
 
-def run_subprocess(path: str, calls: int, users: int, env: dict[str, str]) -> float:
+def json_from(module: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run ``python -m module args`` in a process of its own; what it printed, as JSON."""
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.inprocess", path, str(calls), str(users)],
+        [sys.executable, "-m", module, *args],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"bench.inprocess {path} failed:\n{completed.stderr}")
-    return float(json.loads(completed.stdout)["seconds"])
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{completed.stderr}")
+    printed: dict[str, Any] = json.loads(completed.stdout)
+    return printed
+
+
+def run_subprocess(path: str, calls: int, users: int, env: dict[str, str]) -> float:
+    return float(json_from("bench.inprocess", path, str(calls), str(users), env=env)["seconds"])
 
 
 def costs(

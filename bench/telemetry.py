@@ -17,11 +17,12 @@ median difference, so what is not telemetry cancels out.
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
+
+from .inprocess import json_from
 
 ROUNDS = 5
 
@@ -104,17 +105,10 @@ def share(make: Callable[[bool], Callable[[], None]], calls: int) -> float:
 
 
 def costs(calls: int, env: dict[str, str]) -> dict[str, float]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.telemetry", str(calls)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"bench.telemetry failed:\n{completed.stderr}")
-    figures: dict[str, float] = json.loads(completed.stdout)
-    return figures
+    return {
+        name: float(value)
+        for name, value in json_from("bench.telemetry", str(calls), env=env).items()
+    }
 
 
 def main() -> None:
