@@ -3,7 +3,9 @@
 That loop takes tasks from the broker and hands them to the pool: it keeps
 beating while a pool process runs a long task, and stops if the loop hangs.
 With the solo pool the task runs in that loop, so a long task stops the beat:
-give the probe a window longer than the longest task, or use prefork.
+give the probe a window longer than the longest task, or use prefork. On the
+embedded SQLite broker Celery polls instead, with its timer in a thread of
+its own: there the beat only says that the process lives.
 """
 
 from typing import Any
