@@ -52,7 +52,7 @@ def test_the_beat_comes_from_the_loop_that_takes_the_tasks(tmp_path: Path, broke
     # The solo pool runs a task in that loop: a long one stops the beat,
     # which a beat from a thread of its own would not notice.
     if scheme(broker) not in DEFAULT_PORTS:
-        pytest.skip("the embedded SQLite broker has no event loop: Celery polls it")
+        pytest.skip("the embedded SQLite broker cannot stop the beat: Celery polls it")
     heartbeat = str(tmp_path / "heartbeat")
     with own_worker("heartbeat-solo", pool="solo", env=heartbeat_env(heartbeat)):
         wait_until(lambda: alive(heartbeat), "the first heartbeat", TIMEOUT)
