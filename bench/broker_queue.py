@@ -63,6 +63,11 @@ def task_ids(queue: str) -> list[str]:
 
 
 def delete(queue: str) -> None:
+    if on_redis():
+        # kombu deletes only the bindings its own process declared: not a list
+        # another process filled.
+        _redis().delete(queue)
+        return
     with app.connection_for_write() as connection:
         channel: Any = connection.default_channel
         channel.queue_delete(queue)

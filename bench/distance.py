@@ -39,6 +39,28 @@ class AtDistance:
             return None
         return round((driver - self.driver_us_without_delay) / 2 / 1000, 2)
 
+    def outside_database_us(self, workload: str, path: str) -> float | None:
+        """A worker process's time per task beyond the database path: Celery's own share.
+
+        Each of ``concurrency`` processes spends concurrency / (tasks/s) per task,
+        of which the in-process path (bench.inprocess) is the database's.
+        """
+        measured, inprocess = self.workers[workload], self.inprocess_us.get(path)
+        if not measured.tasks_per_second or inprocess is None:
+            return None
+        return float(round(measured.concurrency / measured.tasks_per_second * 1e6 - inprocess))
+
+    def celery_time_for_twice_post_2013_us(self) -> float | None:
+        """The most Celery may spend per task for get_from_db to reach 2 x post_2013's tasks/s.
+
+        With c that time, a process runs c + t per task: 2 x needs c + t_post >=
+        2 (c + t_ours), so c <= t_post - 2 t_ours.
+        """
+        ours, post = self.inprocess_us.get("service"), self.inprocess_us.get("post_2013")
+        if ours is None or post is None:
+            return None
+        return float(round(post - 2 * ours))
+
     def ratio(self, workload: str, other: str) -> float | None:
         ours, theirs = self.workers[workload], self.workers[other]
         if not theirs.tasks_per_second:
@@ -54,6 +76,12 @@ class AtDistance:
             "errors": {name: m.errors for name, m in self.workers.items()},
             "get_from_db_vs_post_2013": self.ratio("get_from_db", "post_2013"),
             "get_from_db_vs_driver": self.ratio("get_from_db", "driver"),
+            "outside_database_us_per_task": {
+                name: self.outside_database_us(name, path)
+                for name, path in WORKLOAD_PATH.items()
+                if name in self.workers
+            },
+            "celery_time_for_twice_post_2013_us": self.celery_time_for_twice_post_2013_us(),
         }
 
 

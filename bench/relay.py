@@ -6,7 +6,13 @@ hold exactly N messages, with N distinct task ids. Latency: with the relay
 running and idle, a message is committed, and the time until a reader gets it
 from the broker is taken (``broker_queue``); then the relay idles again, 30
 times (after one that is not counted). Both run in a database of their own, on
-a queue of their own, on the broker in ``CELERY_BROKER_URL``."""
+a queue of their own, on the broker in ``CELERY_BROKER_URL``.
+
+For scale, ``python -m bench.relay --publish-only N`` (run in a process of its
+own) times the relay's publish path alone on N messages held in memory: the
+same ``TaskPublisher`` and ``publish_batch`` in batches of ``BATCH_SIZE``, no
+database and no process start; and a process that only imports the relay is
+timed. Whatever its database does, the relay takes at least both together."""
 
 import argparse
 import json
@@ -18,16 +24,20 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from my_service.celery import app
 from my_service.config import settings
+from my_service.delivery.batch_publish import batch_connection, publish_batch
 from my_service.outbox import OutboxMessage, add_to_outbox
+from my_service.outbox.relay import BATCH_SIZE, TaskPublisher
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from . import broker_queue, database
 from .database import PROJECT_ROOT
+from .inprocess import json_from
 
 TASK = "my_service.tasks.get_from_db"
 LATENCY_MESSAGES = 30
@@ -52,6 +62,9 @@ class RelayFigures:
     latency_ms: list[float]
     # OUTBOX_RELAY_EVERY: without NOTIFY (MariaDB), the bound on the latency.
     relay_every_seconds: float
+    # The publish path alone (--publish-only), and a relay process that only starts.
+    publish_only_per_second: int | None = None
+    process_start_seconds: float | None = None
 
 
 def add_waiting(database_url: str, count: int) -> None:
@@ -109,6 +122,48 @@ def throughput(database_url: str, queue: str, count: int) -> tuple[float, int, i
     return seconds, in_broker, len(set(broker_queue.task_ids(queue)))
 
 
+def publish_only(count: int) -> float:
+    """Seconds to publish ``count`` messages held in memory as the relay publishes them."""
+    # What the relay's query returns for add_waiting's rows.
+    messages = [
+        SimpleNamespace(
+            task_id=str(uuid.uuid4()),
+            task_name=TASK,
+            args=[1 + n],
+            kwargs={},
+            options={},
+            trace_context=None,
+        )
+        for n in range(count)
+    ]
+    publisher = TaskPublisher()
+    started = time.perf_counter()
+    for start in range(0, count, BATCH_SIZE):
+        with batch_connection() as connection:
+            batch = messages[start : start + BATCH_SIZE]
+            refused = publish_batch(connection, batch, publisher.publish)
+        if refused:
+            raise RuntimeError(f"the broker refused {len(refused)} message(s)")
+    return time.perf_counter() - started
+
+
+def publish_only_figures(database_url: str, queue: str, count: int) -> tuple[float, float]:
+    """Seconds for ``publish_only`` in a process of its own, on ``queue``, and for a
+    process that only starts the relay (its imports)."""
+    env = relay_env(database_url, queue)
+    seconds = float(json_from("bench.relay", "--publish-only", str(count), env=env)["seconds"])
+    if broker_queue.length(queue) != count:
+        raise RuntimeError(f"publish-only left {broker_queue.length(queue)} of {count} messages")
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "import my_service.outbox.__main__"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+    )
+    return seconds, time.perf_counter() - started
+
+
 def latencies(database_url: str, queue: str, log: Path, count: int) -> list[float]:
     """Milliseconds from each commit to the message's arrival, the relay idle in between."""
     engine = create_engine(database_url)
@@ -151,6 +206,8 @@ def measure(database_url: str, count: int, latency_messages: int, log_dir: Path)
     try:
         seconds, in_broker, distinct = throughput(database_url, queue, count)
         broker_queue.delete(queue)
+        alone, start = publish_only_figures(database_url, queue, count)
+        broker_queue.delete(queue)
         samples = latencies(database_url, queue, log_dir / "relay.log", latency_messages)
     finally:
         broker_queue.delete(queue)
@@ -168,6 +225,8 @@ def measure(database_url: str, count: int, latency_messages: int, log_dir: Path)
         latency_samples=len(samples),
         latency_ms=[round(sample, 1) for sample in samples],
         relay_every_seconds=settings.outbox_relay_every,
+        publish_only_per_second=round(count / alone),
+        process_start_seconds=round(start, 2),
     )
 
 
@@ -180,7 +239,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--latency-messages", type=int, default=LATENCY_MESSAGES)
     parser.add_argument("--json", type=Path, default=Path("var/bench/relay.json"))
+    parser.add_argument("--publish-only", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.publish_only:
+        print(json.dumps({"seconds": publish_only(args.publish_only)}))
+        return
     log_dir = Path("var/bench/logs")
     log_dir.mkdir(parents=True, exist_ok=True)
     described = machine.describe(settings.database_url)

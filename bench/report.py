@@ -29,10 +29,13 @@ HOW_MEASURED = (
     " SELECT on a bare DBAPI connection; round trips counted by a proxy at N and 2N"
     " calls, the difference divided by N. At a distance: the same three paths and"
     " workloads, one round, through the same proxy holding each chunk the delay each"
-    " way (its own cost without the delay: the in-process table's last column). Relay:"
-    " N waiting messages, `python -m <package>.outbox --once` timed whole, process"
-    " start included; latency: commit to a reader's receipt (Redis BRPOP, a kombu"
-    " consumer on RabbitMQ), the relay idle 0.2 s before each message."
+    " way (its own cost without the delay: the in-process table's last column); the"
+    " rest of a process's time per task is concurrency / (tasks/s) minus the in-process"
+    " time: what Celery spends. Relay: N waiting messages, `python -m <package>.outbox"
+    " --once` timed whole, process start included; the publish path alone: the relay's"
+    " publisher on N messages held in memory, no database; a relay process's start: a"
+    " process that only imports it. Latency: commit to a reader's receipt (Redis BRPOP,"
+    " a kombu consumer on RabbitMQ), the relay idle 0.2 s before each message."
 )
 # Which in-process path stands for which workload.
 INPROCESS_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "driver"}
@@ -357,12 +360,19 @@ def distance_title(far: AtDistance) -> str:
 
 
 def distance_table(far: AtDistance) -> str:
-    header = ("workload", "in-process µs/task", "tasks/s", "errors")
+    header = (
+        "workload",
+        "in-process µs/task",
+        "tasks/s",
+        "the rest of a process's µs/task",
+        "errors",
+    )
     rows = [
         (
             name,
             far.inprocess_us.get(path),
             far.workers[name].tasks_per_second,
+            far.outside_database_us(name, path),
             far.workers[name].errors,
         )
         for name, path in (
@@ -421,7 +431,9 @@ def relay_targets(figures: RelayFigures, backend: str) -> list[Target]:
         ),
         Target(
             f"relay ({figures.broker}): >= {_cell(goal)} messages/s, process start included",
-            _cell(figures.messages_per_second),
+            f"{_cell(figures.messages_per_second)} (the publish path alone:"
+            f" {_cell(figures.publish_only_per_second)}/s; a relay process's start:"
+            f" {_cell(figures.process_start_seconds)} s)",
             None if goal is None else figures.messages_per_second >= goal,
         ),
     ]
@@ -459,7 +471,9 @@ def distance_targets(far: AtDistance) -> list[Target]:
         Target(
             f"{far.delay_ms:g} ms away: get_from_db"
             f" >= {DISTANCE_VS_POST_2013:g} x post_2013 tasks/s",
-            f"{_cell(versus_post)} x",
+            f"{_cell(versus_post)} x (it needs Celery's own time per task <="
+            f" {_cell(far.celery_time_for_twice_post_2013_us())} µs; get_from_db's was"
+            f" {_cell(far.outside_database_us('get_from_db', 'service'))} µs)",
             None if versus_post is None else versus_post >= DISTANCE_VS_POST_2013,
         ),
         Target(
