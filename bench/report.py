@@ -398,8 +398,8 @@ def relay_table(figures: RelayFigures) -> str:
     header = (
         "broker",
         "messages",
-        "seconds (process start included)",
-        "messages/s",
+        "seconds (process start included), median",
+        "messages/s, median (min-max)",
         "in the broker",
         "distinct task ids",
         "commit to broker ms, median",
@@ -410,7 +410,8 @@ def relay_table(figures: RelayFigures) -> str:
             figures.broker,
             figures.messages,
             figures.seconds,
-            figures.messages_per_second,
+            f"{_cell(figures.messages_per_second)} ({_cell(figures.messages_per_second_min)}"
+            f"-{_cell(figures.messages_per_second_max)})",
             figures.in_broker,
             figures.distinct_task_ids,
             figures.latency_ms_median,
