@@ -264,9 +264,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.relay")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--latency-messages", type=int, default=LATENCY_MESSAGES)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--json", type=Path, default=Path("var/bench/relay.json"))
     parser.add_argument("--publish-only", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be positive")
     if args.publish_only:
         print(json.dumps({"seconds": publish_only(args.publish_only)}))
         return
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     database.create_and_migrate(database_url)
     try:
-        figures = measure(database_url, args.messages, args.latency_messages, log_dir)
+        figures = measure(database_url, args.messages, args.latency_messages, log_dir, args.rounds)
     finally:
         database.drop(database_url)
     backend = make_url(settings.database_url).get_backend_name()

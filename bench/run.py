@@ -123,10 +123,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=relay.LATENCY_MESSAGES,
         help="messages for the relay's commit-to-broker latency (%(default)s)",
     )
+    parser.add_argument(
+        "--relay-rounds",
+        type=int,
+        default=relay.ROUNDS,
+        help="rounds of the relay and its publish path alone (%(default)s)",
+    )
     parser.add_argument("--json", type=Path, default=VAR / "results.json", help="%(default)s")
     args = parser.parse_args(argv)
-    if args.tasks < 1 or args.concurrency < 1 or args.rounds < 1:
-        parser.error("--tasks, --concurrency and --rounds must be positive")
+    if min(args.tasks, args.concurrency, args.rounds, args.relay_rounds) < 1:
+        parser.error("--tasks, --concurrency, --rounds and --relay-rounds must be positive")
     if min(args.inprocess_calls, args.long_run, args.relay_messages, args.network_delay_ms) < 0:
         parser.error("--inprocess-calls, --long-run, --relay-messages, --network-delay-ms: not < 0")
     if args.distance_tasks < 1 or args.latency_messages < 1:
@@ -231,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.relay_messages:
             print("The outbox relay", file=sys.stderr, flush=True)
             relayed = relay.measure(
-                database_url, args.relay_messages, args.latency_messages, log_dir
+                database_url, args.relay_messages, args.latency_messages, log_dir, args.relay_rounds
             )
     finally:
         database.drop(database_url)
