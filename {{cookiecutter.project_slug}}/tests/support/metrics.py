@@ -27,11 +27,14 @@ class Scrape:
         )
 
 
+def parse(page: str) -> Scrape:
+    families = text_string_to_metric_families(page)
+    return Scrape([sample for family in families for sample in family.samples])
+
+
 def scrape(url: str) -> Scrape:
     with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (a URL of the test's)
-        text = answer.read().decode()
-    families = text_string_to_metric_families(text)
-    return Scrape([sample for family in families for sample in family.samples])
+        return parse(answer.read().decode())
 
 
 def scrape_port(port: int) -> Scrape:

@@ -149,14 +149,19 @@ class TcpProxy:
         try:
             while data := source.recv(65536):
                 with self._lock:
+                    if turn.cut:  # the server's answer to what the client sent last
+                        break
                     self._last_traffic = time.monotonic()
                     if watch and not turn.client_spoke_last:
                         self.round_trips += 1
                     turn.client_spoke_last = watch
                 if watch and self._should_cut(data, before=True):
                     break
+                cut_after = watch and self._should_cut(data, before=False)
+                if cut_after:  # before the server can answer, so its answer is never passed on
+                    turn.cut = True
                 sink.sendall(data)
-                if watch and self._should_cut(data, before=False):
+                if cut_after:
                     break
         except OSError:
             pass
@@ -184,6 +189,7 @@ def scheme(url: str) -> str:
 
 
 class _Turn:
-    """Who spoke last on one proxied connection: the client or the server."""
+    """Who spoke last on one proxied connection, and whether it is being cut."""
 
     client_spoke_last = False
+    cut = False

@@ -1,16 +1,21 @@
 """Metrics from real worker and relay processes, read as Prometheus reads them.
 
 A prefork worker adds up the counts of all its pool processes, those that
-have exited included; the relay serves the queue's length while no worker
-runs, and the outbox's state.
+have exited included, and one killed as it started fails no scrape; the relay
+serves the queue's length while no worker runs, and the outbox's state.
 """
+
+import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, scoped_session
 
+from {{ cookiecutter.package_name }}.telemetry.metrics import metrics_page
+from {{ cookiecutter.package_name }}.telemetry.task_metrics import TASKS
 from {{ cookiecutter.package_name }}.telemetry.waiting_work import WaitingWork
 
-from ..support.metrics import scrape_port, serves_metrics
+from ..support.metrics import parse, scrape_port, serves_metrics
 from ..support.outbox_state import add_messages, add_unpublishable, new_record
 from ..support.probe_tasks import end_attempt, insert_record
 from ..support.run import TMP_DIR, queue_of
@@ -47,6 +52,19 @@ def test_a_prefork_worker_counts_the_runs_of_all_its_processes_by_outcome() -> N
         assert metrics.value("celery_task_queue_wait_seconds_count", task=task) == times
     waits = "celery_task_queue_wait_seconds_bucket"
     assert metrics.value(waits, task=insert_record.name, le="2.5") == 1, "counted from its publish"
+
+
+def test_a_scrape_leaves_out_the_file_of_a_process_killed_before_it_sized_it() -> None:
+    # prometheus_client creates a process's file empty, then sizes it.
+    unsized = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]) / "counter_4194305.db"
+    TASKS.labels("a task of this test", "succeeded").inc()
+    unsized.touch()
+    try:
+        page, _ = metrics_page()
+    finally:
+        unsized.unlink()
+
+    assert parse(page.decode()).value(RUNS, task="a task of this test") == 1
 
 
 @pytest.mark.usefixtures("broker")

@@ -8,9 +8,11 @@ Define metrics with the classes imported from here: the mode is set first.
 """
 
 import atexit
+import glob
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,7 +23,7 @@ from prometheus_client import (
     start_http_server,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -61,10 +63,33 @@ def use_multiprocess_mode() -> None:
 use_multiprocess_mode()
 
 
+class SizedFilesCollector(MultiProcessCollector):
+    """prometheus_client's collector, leaving out the files not sized yet.
+
+    A process creates its file empty and sizes it a moment later; read in that
+    moment, the file fails the whole scrape, and a process killed in it leaves
+    a file that fails every scrape after (client_python issue 1199). An empty
+    file holds no counts, so leaving it out loses none.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        sized = [file for file in files if is_sized(file)]
+        merged: Iterable[Metric] = self.merge(sized, accumulate=True)  # type: ignore[no-untyped-call]
+        return merged
+
+
+def is_sized(file: str) -> bool:
+    try:
+        return os.path.getsize(file) > 0
+    except FileNotFoundError:
+        return False
+
+
 def registry(*collectors: Collector) -> CollectorRegistry:
     """Every process's counts, and ``collectors`` read afresh at each scrape."""
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    SizedFilesCollector(registry)  # type: ignore[no-untyped-call]
     for collector in collectors:
         registry.register(collector)
     return registry
