@@ -74,16 +74,9 @@ class SizedFilesCollector(MultiProcessCollector):
 
     def collect(self) -> Iterable[Metric]:
         files = glob.glob(os.path.join(self._path, "*.db"))
-        sized = [file for file in files if is_sized(file)]
+        sized = [file for file in files if os.path.getsize(file) > 0]
         merged: Iterable[Metric] = self.merge(sized, accumulate=True)  # type: ignore[no-untyped-call]
         return merged
-
-
-def is_sized(file: str) -> bool:
-    try:
-        return os.path.getsize(file) > 0
-    except FileNotFoundError:
-        return False
 
 
 def registry(*collectors: Collector) -> CollectorRegistry:
