@@ -55,7 +55,8 @@ def test_a_prefork_worker_counts_the_runs_of_all_its_processes_by_outcome() -> N
 
 
 def test_a_scrape_leaves_out_the_file_of_a_process_killed_before_it_sized_it() -> None:
-    # prometheus_client creates a process's file empty, then sizes it.
+    # prometheus_client creates a process's file empty, then sizes it. The pid
+    # is one no process has: Linux's pid_max is at most 4194304.
     unsized = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]) / "counter_4194305.db"
     TASKS.labels("a task of this test", "succeeded").inc()
     unsized.touch()
