@@ -6,6 +6,14 @@ number of round trips decides. Here the database sits behind a proxy that
 holds each chunk ``delay`` seconds each way (``round_trips.RoundTripCounter``,
 in a process of its own), and each path is timed in-process and through a real
 worker, one round each.
+
+The workers run at ``DISTANCE_CONCURRENCY`` first, then at the rounds'
+concurrency. One process leaves this machine's other core to what a real
+deployment runs elsewhere: the database and broker servers, the client sending
+the tasks and the proxy. With a process per core, those all compete for the same
+two cores, the CPU limits every workload alike, and the time spent waiting on
+the database no longer shows. The targets read the first figures; the second
+show where this machine's CPU stops them.
 """
 
 from dataclasses import dataclass, replace
@@ -17,6 +25,8 @@ from .inprocess import DEFAULT_PORTS, PATHS, run_subprocess
 from .round_trips import delaying_proxy_process
 from .workload import Measurement, Setup, Workload, measure
 
+# Worker processes for the figures the targets read: see the docstring.
+DISTANCE_CONCURRENCY = 1
 # What each worker workload is called in-process.
 WORKLOAD_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "driver"}
 
@@ -25,9 +35,18 @@ WORKLOAD_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "
 class AtDistance:
     delay_ms: float
     inprocess_us: dict[str, float]
-    workers: dict[str, Measurement]
+    # Each workload through a worker, by its concurrency; the first is the targets'.
+    workers_by_concurrency: dict[int, dict[str, Measurement]]
     # The driver's read through the same proxy with no delay (bench.inprocess).
     driver_us_without_delay: float | None = None
+
+    @property
+    def concurrency(self) -> int:
+        return next(iter(self.workers_by_concurrency))
+
+    @property
+    def workers(self) -> dict[str, Measurement]:
+        return self.workers_by_concurrency[self.concurrency]
 
     def measured_one_way_ms(self) -> float | None:
         """The delay each way as the driver's reads paid it: the set one plus the proxy's timing.
@@ -39,13 +58,16 @@ class AtDistance:
             return None
         return round((driver - self.driver_us_without_delay) / 2 / 1000, 2)
 
-    def outside_database_us(self, workload: str, path: str) -> float | None:
+    def outside_database_us(
+        self, workload: str, path: str, concurrency: int | None = None
+    ) -> float | None:
         """A worker process's time per task beyond the database path: Celery's own share.
 
         Each of ``concurrency`` processes spends concurrency / (tasks/s) per task,
         of which the in-process path (bench.inprocess) is the database's.
         """
-        measured, inprocess = self.workers[workload], self.inprocess_us.get(path)
+        workers = self.workers_by_concurrency[concurrency or self.concurrency]
+        measured, inprocess = workers[workload], self.inprocess_us.get(path)
         if not measured.tasks_per_second or inprocess is None:
             return None
         return float(round(measured.concurrency / measured.tasks_per_second * 1e6 - inprocess))
@@ -61,8 +83,9 @@ class AtDistance:
             return None
         return float(round(post - 2 * ours))
 
-    def ratio(self, workload: str, other: str) -> float | None:
-        ours, theirs = self.workers[workload], self.workers[other]
+    def ratio(self, workload: str, other: str, concurrency: int | None = None) -> float | None:
+        workers = self.workers_by_concurrency[concurrency or self.concurrency]
+        ours, theirs = workers[workload], workers[other]
         if not theirs.tasks_per_second:
             return None
         return round(ours.tasks_per_second / theirs.tasks_per_second, 2)
@@ -72,6 +95,7 @@ class AtDistance:
             "delay_ms": self.delay_ms,
             "measured_one_way_ms": self.measured_one_way_ms(),
             "inprocess_us_per_task": self.inprocess_us,
+            "concurrency": self.concurrency,
             "workers": {name: m.tasks_per_second for name, m in self.workers.items()},
             "errors": {name: m.errors for name, m in self.workers.items()},
             "get_from_db_vs_post_2013": self.ratio("get_from_db", "post_2013"),
@@ -82,6 +106,14 @@ class AtDistance:
                 if name in self.workers
             },
             "celery_time_for_twice_post_2013_us": self.celery_time_for_twice_post_2013_us(),
+            "by_concurrency": {
+                concurrency: {
+                    "workers": {name: m.tasks_per_second for name, m in workers.items()},
+                    "get_from_db_vs_post_2013": self.ratio("get_from_db", "post_2013", concurrency),
+                    "get_from_db_vs_driver": self.ratio("get_from_db", "driver", concurrency),
+                }
+                for concurrency, workers in self.workers_by_concurrency.items()
+            },
         }
 
 
@@ -92,8 +124,12 @@ def at_distance(
     calls: int,
     env: dict[str, str],
     driver_us_without_delay: float | None = None,
+    concurrency: int = DISTANCE_CONCURRENCY,
 ) -> AtDistance | None:
-    """Each path through a proxy ``delay_ms`` away; None on SQLite, which has no network."""
+    """Each path through a proxy ``delay_ms`` away; None on SQLite, which has no network.
+
+    Workers run at ``concurrency``, then at ``setup``'s if that differs.
+    """
     backend = make_url(setup.database_url).get_backend_name()
     if backend not in DEFAULT_PORTS:
         return None
@@ -107,8 +143,17 @@ def at_distance(
         # The worker reads through the proxy; the connection counts still ask
         # the server itself (setup.database_url). Logs of their own: the same
         # workloads at the same task count would overwrite the rounds' logs.
-        log_dir = setup.log_dir / f"at-{delay_ms:g}ms"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        far = replace(setup, env={**setup.env, "DATABASE_URL": proxied}, log_dir=log_dir)
-        workers = {name: measure(kinds[name], far) for name in WORKLOAD_PATH}
-    return AtDistance(delay_ms, inprocess_us, workers, driver_us_without_delay)
+        workers_by_concurrency = {}
+        for processes in dict.fromkeys((concurrency, setup.concurrency)):
+            log_dir = setup.log_dir / f"at-{delay_ms:g}ms-x{processes}"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            far = replace(
+                setup,
+                concurrency=processes,
+                env={**setup.env, "DATABASE_URL": proxied},
+                log_dir=log_dir,
+            )
+            workers_by_concurrency[processes] = {
+                name: measure(kinds[name], far) for name in WORKLOAD_PATH
+            }
+    return AtDistance(delay_ms, inprocess_us, workers_by_concurrency, driver_us_without_delay)

@@ -37,7 +37,7 @@ from my_service.config import settings
 from sqlalchemy.engine import make_url
 
 from . import database, inprocess, machine, post_2013, relay, report, telemetry
-from .distance import AtDistance, at_distance
+from .distance import DISTANCE_CONCURRENCY, AtDistance, at_distance
 from .longrun import LongRun, long_run
 from .workload import Measurement, Setup, Workload, measure
 
@@ -109,7 +109,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " (0.5; 0 skips)",
     )
     parser.add_argument(
-        "--distance-tasks", type=int, default=2_000, help="tasks per workload at distance (2000)"
+        "--distance-tasks", type=int, default=5_000, help="tasks per workload at distance (5000)"
+    )
+    parser.add_argument(
+        "--distance-concurrency",
+        type=int,
+        default=DISTANCE_CONCURRENCY,
+        help="worker processes at distance for the targets, before --concurrency's"
+        " (%(default)s: the other cores stay for the servers, as on machines of their own)",
     )
     parser.add_argument(
         "--relay-messages",
@@ -135,8 +142,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--tasks, --concurrency, --rounds and --relay-rounds must be positive")
     if min(args.inprocess_calls, args.long_run, args.relay_messages, args.network_delay_ms) < 0:
         parser.error("--inprocess-calls, --long-run, --relay-messages, --network-delay-ms: not < 0")
-    if args.distance_tasks < 1 or args.latency_messages < 1:
-        parser.error("--distance-tasks and --latency-messages must be positive")
+    if min(args.distance_tasks, args.distance_concurrency, args.latency_messages) < 1:
+        parser.error(
+            "--distance-tasks, --distance-concurrency and --latency-messages must be positive"
+        )
     args.pool = args.pool or ["prefork", "threads"]
     return args
 
@@ -233,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.inprocess_calls or 500,
                 dict(os.environ),
                 costs.get("driver", {}).get("us_per_task_via_proxy"),
+                args.distance_concurrency,
             )
         if args.relay_messages:
             print("The outbox relay", file=sys.stderr, flush=True)

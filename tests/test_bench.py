@@ -126,6 +126,9 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             assert far is None
             continue
         assert far["delay_ms"] == 0.5
+        # The targets' one worker process, then as many as the rounds ran.
+        assert far["concurrency"] == 1
+        assert set(far["by_concurrency"]) == {"1", str(os.cpu_count())}
         assert set(far["workers"]) == {"get_from_db", "post_2013", "driver"}
         assert far["errors"] == {"get_from_db": 0, "post_2013": 0, "driver": 0}
         assert far["get_from_db_vs_post_2013"] is not None
