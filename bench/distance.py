@@ -5,17 +5,20 @@ every figure; a real service's database is 0.3 to 1 ms away, where the
 number of round trips decides. Here the database sits behind a proxy that
 holds each chunk ``delay`` seconds each way (``round_trips.RoundTripCounter``,
 in a process of its own), and each path is timed in-process and through a real
-worker, one round each.
+worker.
 
-The workers run at ``DISTANCE_CONCURRENCY`` first, then at the rounds'
-concurrency. One process leaves this machine's other core to what a real
-deployment runs elsewhere: the database and broker servers, the client sending
-the tasks and the proxy. With a process per core, those all compete for the same
-two cores, the CPU limits every workload alike, and the time spent waiting on
-the database no longer shows. The targets read the first figures; the second
-show where this machine's CPU stops them.
+The workers run at ``DISTANCE_CONCURRENCY`` first, in alternating rounds
+(get_from_db, post_2013, driver, again), so a machine that gets busier or
+quieter moves all three alike; then one round at the rounds' concurrency. One
+process leaves this machine's other core to what a real deployment runs
+elsewhere: the database and broker servers, the client sending the tasks and
+the proxy. With a process per core, those all compete for the same two cores,
+the CPU limits every workload alike, and the time spent waiting on the database
+no longer shows. The targets read the first figures; the second show where this
+machine's CPU stops them.
 """
 
+import statistics
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,23 +33,33 @@ DISTANCE_CONCURRENCY = 1
 # What each worker workload is called in-process.
 WORKLOAD_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "driver"}
 
+Round = dict[str, Measurement]
+
 
 @dataclass
 class AtDistance:
     delay_ms: float
     inprocess_us: dict[str, float]
-    # Each workload through a worker, by its concurrency; the first is the targets'.
-    workers_by_concurrency: dict[int, dict[str, Measurement]]
+    # The rounds through a worker, by its concurrency; the first is the targets'.
+    rounds_by_concurrency: dict[int, list[Round]]
     # The driver's read through the same proxy with no delay (bench.inprocess).
     driver_us_without_delay: float | None = None
 
     @property
     def concurrency(self) -> int:
-        return next(iter(self.workers_by_concurrency))
+        return next(iter(self.rounds_by_concurrency))
 
-    @property
-    def workers(self) -> dict[str, Measurement]:
-        return self.workers_by_concurrency[self.concurrency]
+    def rounds(self, concurrency: int | None = None) -> list[Round]:
+        return self.rounds_by_concurrency[concurrency or self.concurrency]
+
+    def tasks_per_second(self, workload: str, concurrency: int | None = None) -> list[float]:
+        return [measured[workload].tasks_per_second for measured in self.rounds(concurrency)]
+
+    def median_tasks_per_second(self, workload: str, concurrency: int | None = None) -> float:
+        return float(statistics.median(self.tasks_per_second(workload, concurrency)))
+
+    def errors(self, workload: str, concurrency: int | None = None) -> int:
+        return sum(measured[workload].errors for measured in self.rounds(concurrency))
 
     def measured_one_way_ms(self) -> float | None:
         """The delay each way as the driver's reads paid it: the set one plus the proxy's timing.
@@ -66,11 +79,14 @@ class AtDistance:
         Each of ``concurrency`` processes spends concurrency / (tasks/s) per task,
         of which the in-process path (bench.inprocess) is the database's.
         """
-        workers = self.workers_by_concurrency[concurrency or self.concurrency]
-        measured, inprocess = workers[workload], self.inprocess_us.get(path)
-        if not measured.tasks_per_second or inprocess is None:
+        processes = concurrency or self.concurrency
+        per_second, inprocess = (
+            self.median_tasks_per_second(workload, processes),
+            self.inprocess_us.get(path),
+        )
+        if not per_second or inprocess is None:
             return None
-        return float(round(measured.concurrency / measured.tasks_per_second * 1e6 - inprocess))
+        return float(round(processes / per_second * 1e6 - inprocess))
 
     def celery_time_for_twice_post_2013_us(self) -> float | None:
         """The most Celery may spend per task for get_from_db to reach 2 x post_2013's tasks/s.
@@ -83,12 +99,18 @@ class AtDistance:
             return None
         return float(round(post - 2 * ours))
 
+    def ratios(self, workload: str, other: str, concurrency: int | None = None) -> list[float]:
+        """Round by round: both ran within a minute of each other."""
+        return [
+            round(measured[workload].tasks_per_second / measured[other].tasks_per_second, 2)
+            for measured in self.rounds(concurrency)
+            if measured[other].tasks_per_second
+        ]
+
     def ratio(self, workload: str, other: str, concurrency: int | None = None) -> float | None:
-        workers = self.workers_by_concurrency[concurrency or self.concurrency]
-        ours, theirs = workers[workload], workers[other]
-        if not theirs.tasks_per_second:
-            return None
-        return round(ours.tasks_per_second / theirs.tasks_per_second, 2)
+        """The median of the rounds' ratios."""
+        ratios = self.ratios(workload, other, concurrency)
+        return round(statistics.median(ratios), 2) if ratios else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -96,23 +118,26 @@ class AtDistance:
             "measured_one_way_ms": self.measured_one_way_ms(),
             "inprocess_us_per_task": self.inprocess_us,
             "concurrency": self.concurrency,
-            "workers": {name: m.tasks_per_second for name, m in self.workers.items()},
-            "errors": {name: m.errors for name, m in self.workers.items()},
+            "rounds": len(self.rounds()),
+            "workers": {name: self.median_tasks_per_second(name) for name in WORKLOAD_PATH},
+            "errors": {name: self.errors(name) for name in WORKLOAD_PATH},
             "get_from_db_vs_post_2013": self.ratio("get_from_db", "post_2013"),
             "get_from_db_vs_driver": self.ratio("get_from_db", "driver"),
             "outside_database_us_per_task": {
-                name: self.outside_database_us(name, path)
-                for name, path in WORKLOAD_PATH.items()
-                if name in self.workers
+                name: self.outside_database_us(name, path) for name, path in WORKLOAD_PATH.items()
             },
             "celery_time_for_twice_post_2013_us": self.celery_time_for_twice_post_2013_us(),
             "by_concurrency": {
                 concurrency: {
-                    "workers": {name: m.tasks_per_second for name, m in workers.items()},
-                    "get_from_db_vs_post_2013": self.ratio("get_from_db", "post_2013", concurrency),
-                    "get_from_db_vs_driver": self.ratio("get_from_db", "driver", concurrency),
+                    "tasks_per_second": {
+                        name: self.tasks_per_second(name, concurrency) for name in WORKLOAD_PATH
+                    },
+                    "get_from_db_vs_post_2013": self.ratios(
+                        "get_from_db", "post_2013", concurrency
+                    ),
+                    "get_from_db_vs_driver": self.ratios("get_from_db", "driver", concurrency),
                 }
-                for concurrency, workers in self.workers_by_concurrency.items()
+                for concurrency in self.rounds_by_concurrency
             },
         }
 
@@ -125,10 +150,11 @@ def at_distance(
     env: dict[str, str],
     driver_us_without_delay: float | None = None,
     concurrency: int = DISTANCE_CONCURRENCY,
+    rounds: int = 1,
 ) -> AtDistance | None:
     """Each path through a proxy ``delay_ms`` away; None on SQLite, which has no network.
 
-    Workers run at ``concurrency``, then at ``setup``'s if that differs.
+    Workers run ``rounds`` rounds at ``concurrency``, then one at ``setup``'s if that differs.
     """
     backend = make_url(setup.database_url).get_backend_name()
     if backend not in DEFAULT_PORTS:
@@ -143,17 +169,20 @@ def at_distance(
         # The worker reads through the proxy; the connection counts still ask
         # the server itself (setup.database_url). Logs of their own: the same
         # workloads at the same task count would overwrite the rounds' logs.
-        workers_by_concurrency = {}
-        for processes in dict.fromkeys((concurrency, setup.concurrency)):
-            log_dir = setup.log_dir / f"at-{delay_ms:g}ms-x{processes}"
-            log_dir.mkdir(parents=True, exist_ok=True)
-            far = replace(
-                setup,
-                concurrency=processes,
-                env={**setup.env, "DATABASE_URL": proxied},
-                log_dir=log_dir,
-            )
-            workers_by_concurrency[processes] = {
-                name: measure(kinds[name], far) for name in WORKLOAD_PATH
-            }
-    return AtDistance(delay_ms, inprocess_us, workers_by_concurrency, driver_us_without_delay)
+        rounds_by_concurrency: dict[int, list[Round]] = {}
+        plan = {concurrency: rounds} | (
+            {} if setup.concurrency == concurrency else {setup.concurrency: 1}
+        )
+        for processes, count in plan.items():
+            for number in range(1, count + 1):
+                log_dir = setup.log_dir / f"at-{delay_ms:g}ms-x{processes}-round{number}"
+                log_dir.mkdir(parents=True, exist_ok=True)
+                far = replace(
+                    setup,
+                    concurrency=processes,
+                    env={**setup.env, "DATABASE_URL": proxied},
+                    log_dir=log_dir,
+                )
+                measured = {name: measure(kinds[name], far) for name in WORKLOAD_PATH}
+                rounds_by_concurrency.setdefault(processes, []).append(measured)
+    return AtDistance(delay_ms, inprocess_us, rounds_by_concurrency, driver_us_without_delay)

@@ -28,9 +28,10 @@ HOW_MEASURED = (
     " its cleanup called in a loop in one process, without Celery, against the same"
     " SELECT on a bare DBAPI connection; round trips counted by a proxy at N and 2N"
     " calls, the difference divided by N. At a distance: the same three paths and"
-    " workloads, one round, through the same proxy holding each chunk the delay each"
-    " way (its own cost without the delay: the in-process table's last column), on one"
-    " worker process (the targets), then on as many as the rounds; the"
+    " workloads through the same proxy holding each chunk the delay each way (its own"
+    " cost without the delay: the in-process table's last column), in alternating rounds"
+    " on one worker process (the targets: the median of the rounds' ratios), then one"
+    " round on as many as the rounds; the"
     " rest of a process's time per task is concurrency / (tasks/s) minus the in-process"
     " time: what Celery spends. Relay: N waiting messages, `python -m <package>.outbox"
     " --once` timed whole, process start included; the publish path alone: the relay's"
@@ -360,34 +361,42 @@ class Target:
 
 
 def distance_title(far: AtDistance) -> str:
-    return f"At a network's distance ({far.delay_ms:g} ms each way, one round)"
+    return f"At a network's distance ({far.delay_ms:g} ms each way)"
 
 
 def distance_table(far: AtDistance) -> str:
     header = (
         "worker processes",
+        "rounds x tasks",
         "workload",
         "in-process µs/task",
-        "tasks/s",
+        "tasks/s median (min-max)",
         "the rest of a process's µs/task",
         "errors",
     )
-    rows = [
-        (
-            concurrency,
-            name,
-            far.inprocess_us.get(path),
-            workers[name].tasks_per_second,
-            far.outside_database_us(name, path, concurrency),
-            workers[name].errors,
-        )
-        for concurrency, workers in far.workers_by_concurrency.items()
+    rows = []
+    for concurrency, rounds in far.rounds_by_concurrency.items():
         for name, path in (
             ("get_from_db", "service"),
             ("post_2013", "post_2013"),
             ("driver", "driver"),
-        )
-    ]
+        ):
+            per_second = far.tasks_per_second(name, concurrency)
+            rows.append(
+                (
+                    concurrency,
+                    f"{len(rounds)} x {rounds[0][name].tasks}",
+                    name,
+                    far.inprocess_us.get(path),
+                    _spread(
+                        far.median_tasks_per_second(name, concurrency),
+                        min(per_second),
+                        max(per_second),
+                    ),
+                    far.outside_database_us(name, path, concurrency),
+                    far.errors(name, concurrency),
+                )
+            )
     return _table(header, rows)
 
 
@@ -470,6 +479,10 @@ def relay_targets(figures: RelayFigures, backend: str) -> list[Target]:
     return items
 
 
+def _rounds(ratios: Sequence[float]) -> str:
+    return ", ".join(f"{ratio:.2f}" for ratio in ratios)
+
+
 def twice_post_2013_needs(far: AtDistance) -> str:
     most = far.celery_time_for_twice_post_2013_us()
     if most is not None and most < 0:
@@ -485,15 +498,16 @@ def distance_targets(far: AtDistance) -> list[Target]:
     return [
         Target(
             f"{far.delay_ms:g} ms away, {far.concurrency} worker process:"
-            f" get_from_db >= {DISTANCE_VS_POST_2013:g} x post_2013 tasks/s",
-            f"{_cell(versus_post)} x ({twice_post_2013_needs(far)}; get_from_db's was"
+            f" get_from_db >= {DISTANCE_VS_POST_2013:g} x post_2013 tasks/s (median of rounds)",
+            f"{_cell(versus_post)} x (rounds: {_rounds(far.ratios('get_from_db', 'post_2013'))};"
+            f" {twice_post_2013_needs(far)}; get_from_db's was"
             f" {_cell(far.outside_database_us('get_from_db', 'service'))} µs)",
             None if versus_post is None else versus_post >= DISTANCE_VS_POST_2013,
         ),
         Target(
             f"{far.delay_ms:g} ms away, {far.concurrency} worker process:"
-            f" get_from_db >= {DISTANCE_VS_DRIVER:g} x driver tasks/s",
-            f"{_cell(versus_driver)} x",
+            f" get_from_db >= {DISTANCE_VS_DRIVER:g} x driver tasks/s (median of rounds)",
+            f"{_cell(versus_driver)} x (rounds: {_rounds(far.ratios('get_from_db', 'driver'))})",
             None if versus_driver is None else versus_driver >= DISTANCE_VS_DRIVER,
         ),
     ]

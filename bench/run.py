@@ -109,7 +109,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " (0.5; 0 skips)",
     )
     parser.add_argument(
-        "--distance-tasks", type=int, default=5_000, help="tasks per workload at distance (5000)"
+        "--distance-tasks",
+        type=int,
+        default=2_000,
+        help="tasks per workload and round at distance (2000)",
+    )
+    parser.add_argument(
+        "--distance-rounds",
+        type=int,
+        default=3,
+        help="alternating rounds at distance on --distance-concurrency (3)",
     )
     parser.add_argument(
         "--distance-concurrency",
@@ -142,9 +151,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--tasks, --concurrency, --rounds and --relay-rounds must be positive")
     if min(args.inprocess_calls, args.long_run, args.relay_messages, args.network_delay_ms) < 0:
         parser.error("--inprocess-calls, --long-run, --relay-messages, --network-delay-ms: not < 0")
-    if min(args.distance_tasks, args.distance_concurrency, args.latency_messages) < 1:
+    distance = (args.distance_tasks, args.distance_rounds, args.distance_concurrency)
+    if min(*distance, args.latency_messages) < 1:
         parser.error(
-            "--distance-tasks, --distance-concurrency and --latency-messages must be positive"
+            "--distance-tasks, --distance-rounds, --distance-concurrency and"
+            " --latency-messages must be positive"
         )
     args.pool = args.pool or ["prefork", "threads"]
     return args
@@ -243,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                 dict(os.environ),
                 costs.get("driver", {}).get("us_per_task_via_proxy"),
                 args.distance_concurrency,
+                args.distance_rounds,
             )
         if args.relay_messages:
             print("The outbox relay", file=sys.stderr, flush=True)

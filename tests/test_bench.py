@@ -56,7 +56,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             # At a distance on PostgreSQL only: the proxy and the workers are the
             # same on MariaDB (whose round trips the proxy counts above), and
             # each workload costs a worker's start.
-            "BENCH_ARGS_POSTGRESQL": f"--distance-tasks {DISTANCE_TASKS}",
+            "BENCH_ARGS_POSTGRESQL": f"--distance-tasks {DISTANCE_TASKS} --distance-rounds 2",
             "BENCH_ARGS_MYSQL": "--network-delay-ms 0",
             "BENCH_SUITE": "0",
             "BENCH_RABBITMQ_ARGS": f"--messages {RELAY_MESSAGES}"
@@ -126,9 +126,13 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             assert far is None
             continue
         assert far["delay_ms"] == 0.5
-        # The targets' one worker process, then as many as the rounds ran.
-        assert far["concurrency"] == 1
-        assert set(far["by_concurrency"]) == {"1", str(os.cpu_count())}
+        # The targets' one worker process, two rounds; then one round on as many as the rounds ran.
+        assert (far["concurrency"], far["rounds"]) == (1, 2)
+        by_concurrency = far["by_concurrency"]
+        rounds = {
+            key: len(figures["get_from_db_vs_driver"]) for key, figures in by_concurrency.items()
+        }
+        assert rounds == {"1": 2, str(os.cpu_count()): 1}
         assert set(far["workers"]) == {"get_from_db", "post_2013", "driver"}
         assert far["errors"] == {"get_from_db": 0, "post_2013": 0, "driver": 0}
         assert far["get_from_db_vs_post_2013"] is not None
