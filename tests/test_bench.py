@@ -71,7 +71,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
     assert "Targets:" in output
     assert f"Long run ({LONG_RUN} get_from_db tasks" in output
 
-    assert "At a network's distance (0.5 ms each way, one round):" in output
+    assert "At a network's distance (0.5 ms each way):" in output
     assert "The outbox relay:" in output
     for relay_label in ("PostgreSQL + Redis", "MariaDB + Redis", "PostgreSQL + RabbitMQ"):
         assert f"Outbox relay, {relay_label}" in output

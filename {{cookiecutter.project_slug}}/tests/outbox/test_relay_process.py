@@ -57,7 +57,9 @@ def test_status_fails_once_the_oldest_unsent_message_is_too_old(
     session.commit()
 
     fresh = run_outbox_command("status", env={"OUTBOX_ALERT_AFTER": "3600"})
-    time.sleep(1.1)  # older than the threshold below, by the database's clock
+    # Older than the threshold below by the database's clock, which on SQLite
+    # counts whole seconds: 2.1 s apart can read as 2 s, never as 1 s.
+    time.sleep(2.1)
     stale = run_outbox_command("status", env={"OUTBOX_ALERT_AFTER": "1"})
 
     assert fresh.returncode == 0, fresh.stdout
