@@ -170,9 +170,8 @@ def at_distance(
         # the server itself (setup.database_url). Logs of their own: the same
         # workloads at the same task count would overwrite the rounds' logs.
         rounds_by_concurrency: dict[int, list[Round]] = {}
-        plan = {concurrency: rounds} | (
-            {} if setup.concurrency == concurrency else {setup.concurrency: 1}
-        )
+        plan = {concurrency: rounds}  # first: the targets' rounds
+        plan.setdefault(setup.concurrency, 1)
         for processes, count in plan.items():
             for number in range(1, count + 1):
                 log_dir = setup.log_dir / f"at-{delay_ms:g}ms-x{processes}-round{number}"
