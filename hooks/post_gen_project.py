@@ -61,9 +61,9 @@ def remove_web_files() -> None:
 DELIVERY = PACKAGE / "delivery"
 BROKERS = ("redis", "rabbitmq")
 # Each broker has its own queues, delivery counting and batch publishing:
-# delivery/broker_<broker>.py, request_<broker>.py and batch_publish_<broker>.py,
-# kept without the suffix.
-BROKER_MODULES = ("broker", "request", "batch_publish")
+# delivery/broker_<broker>.py, delivery_count_<broker>.py and
+# batch_publish_<broker>.py, kept without the suffix.
+BROKER_MODULES = ("broker", "delivery_count", "batch_publish")
 
 
 def keep_broker(broker: str) -> None:

@@ -80,13 +80,13 @@ DELIVERY = "src/my_service/delivery"
 # under one name.
 BROKER_MODULES = [
     f"{DELIVERY}/broker.py",
-    f"{DELIVERY}/request.py",
+    f"{DELIVERY}/delivery_count.py",
     f"{DELIVERY}/batch_publish.py",
     "tests/delivery/test_dead_tasks.py",
 ]
 BROKER_VARIANTS = [
     f"{DELIVERY}/{module}_{broker}.py"
-    for module in ("broker", "request", "batch_publish")
+    for module in ("broker", "delivery_count", "batch_publish")
     for broker in ("redis", "rabbitmq")
 ]
 REDIS_ONLY = ["tests/worker/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package_name }}"
-# Chosen by this process for itself when it loaded the service
+# Chosen by this process for itself when it started counting metrics
 # (telemetry/metrics.py): a process started from a shell has none.
 OWN_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR",)
 

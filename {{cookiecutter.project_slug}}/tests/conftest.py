@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy_utils import create_database, database_exists, drop_database
 
 from {{ cookiecutter.package_name }} import config
+from {{ cookiecutter.package_name }}.telemetry.metrics import use_multiprocess_mode
 
 from .support.broker_state import delete_queue
 from .support.database_state import empty_tables
@@ -23,6 +24,12 @@ from .support.records import RecordBase
 from .support.run import TMP_DIR, alembic, queue_of, require_server
 from .support.tcp_proxy import DEFAULT_PORTS, TcpProxy, scheme
 from .support.workers import ChildProcess, own_worker
+
+
+def pytest_configure() -> None:
+    # The tests count and read metrics in this process too, as a worker's main
+    # process does: in files, which the processes they start do not share.
+    use_multiprocess_mode()
 
 
 def pytest_unconfigure() -> None:

@@ -1,21 +1,26 @@
 """The Celery app. Start a worker with ``celery -A {{ cookiecutter.package_name }}.celery worker``.
 
-Importing this module does not touch the database; the task modules in
-``include`` are imported by the worker, not by every producer.
+Importing this module does not touch the database or the broker and creates
+no file; the task modules in ``include`` are imported by the worker, not by
+every producer. The signal handlers are connected here, once, by
+``worker/signals.py``.
 """
 
+{% if cookiecutter.broker == 'rabbitmq' -%}
 from .config import settings
-from .delivery.broker import BrokerCelery, broker_settings
+from .delivery.broker import QuorumQueueCelery, broker_settings
+from .worker.signals import connect_signals
 
-# Connects the worker's signal handlers: a session per attempt, the database
-# checked before consuming, task-aware log lines, a heartbeat for the liveness
-# probe, tracing in each pool process, task metrics (and the publish time on
-# each message sent).
-from .telemetry import task_metrics  # noqa: F401
-from .telemetry import worker as telemetry_worker  # noqa: F401
-from .worker import heartbeat, lifecycle, task_logs  # noqa: F401
+app = QuorumQueueCelery(
+{%- else -%}
+from celery import Celery
 
-app = BrokerCelery(
+from .config import settings
+from .delivery.broker import broker_settings
+from .worker.signals import connect_signals
+
+app = Celery(
+{%- endif %}
     "{{ cookiecutter.package_name }}",
     broker=settings.celery_broker_url,
     backend=settings.celery_result_backend,
@@ -27,7 +32,7 @@ app = BrokerCelery(
     ],
     # Every task's requests count deliveries: a task that kills its worker
     # process is not delivered forever (delivery/).
-    task_cls=f"{__package__}.delivery.request:LimitedDeliveryTask",
+    task_cls=f"{__package__}.delivery.delivery_count:LimitedDeliveryTask",
 )
 
 app.conf.update(
@@ -52,3 +57,5 @@ app.conf.update(
     timezone="UTC",
 )
 app.conf.update(broker_settings(settings.celery_broker_url))
+# Once, here: every process that loads the app, producer or worker, gets them.
+connect_signals()

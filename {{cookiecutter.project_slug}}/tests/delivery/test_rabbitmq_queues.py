@@ -18,6 +18,7 @@ from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError
 from sqlalchemy.orm import Session, scoped_session
 
+from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.outbox import add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.relay import relay_batch
@@ -149,7 +150,7 @@ def test_an_outbox_message_that_closes_the_channel_fails_alone(
     behind = add_to_outbox(session, read_record.name, [record.id], queue=unwatched_queue)
     session.commit()
 
-    batch = relay_batch()
+    batch = relay_batch(app)
 
     assert (batch.sent, batch.failed) == (2, 1)
     assert "NOT_FOUND" in str(stored(closer).last_error)

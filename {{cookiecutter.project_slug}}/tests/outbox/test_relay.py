@@ -56,10 +56,10 @@ def test_a_committed_message_is_sent_to_the_worker(
     task_id = add_to_outbox(session, read_record.name, [record.id])
     session.commit()
 
-    assert relay_batch().sent == 1
+    assert relay_batch(app).sent == 1
     assert stored(task_id).sent_at is not None
     assert result_of(task_id, worker) == record_data(record)
-    assert relay_batch().sent == 0
+    assert relay_batch(app).sent == 0
 
 
 def test_a_message_that_cannot_be_published_never_holds_up_the_rest(
@@ -71,7 +71,7 @@ def test_a_message_that_cannot_be_published_never_holds_up_the_rest(
     behind = add_to_outbox(session, read_record.name, [record.id])
     session.commit()
 
-    batches = [relay_batch() for _ in range(settings.outbox_max_attempts)]
+    batches = [relay_batch(app) for _ in range(settings.outbox_max_attempts)]
 
     assert [batch.sent for batch in batches] == [2] + [0] * (settings.outbox_max_attempts - 1)
     assert [batch.failed for batch in batches] == [1] * settings.outbox_max_attempts
@@ -87,9 +87,9 @@ def test_a_message_that_cannot_be_published_never_holds_up_the_rest(
     assert failed.dead_at is not None
     assert f"outbox message {failed.id} ({read_record.name}[{bad}]) is a dead letter" in caplog.text
     assert [message.task_id for message in dead_letters()] == [bad]
-    assert relay_batch().failed == 0
+    assert relay_batch(app).failed == 0
     assert revive([failed.id]) == 1
-    assert relay_batch().failed == 1
+    assert relay_batch(app).failed == 1
 
 
 def test_a_message_committed_while_the_broker_is_down_runs_once_it_is_back(
@@ -138,7 +138,7 @@ def test_relay_skips_messages_another_relay_has_locked(session: scoped_session[S
     with Session(engine) as other_relay:
         query = select(OutboxMessage).where(OutboxMessage.task_id == locked)
         other_relay.scalars(query.with_for_update()).one()
-        relay = pool.submit(lambda: relay_batch().sent)
+        relay = pool.submit(lambda: relay_batch(app).sent)
         try:
             # Without SKIP LOCKED the relay would wait for the lock, not return.
             sent = relay.result(timeout=10)
@@ -180,7 +180,7 @@ def refusing_broker(broker_server: str) -> Iterator[RefusingBroker]:
     )
     app.amqp.queues[name] = queue
     try:
-        yield RefusingBroker(name, lambda: str(relay_batch()))
+        yield RefusingBroker(name, lambda: str(relay_batch(app)))
     finally:
         del app.amqp.queues[name]
         with app.connection_for_write() as connection:
@@ -215,7 +215,7 @@ def test_a_message_the_broker_refuses_is_not_marked_sent(
 def test_an_idle_pass_costs_the_database_one_indexed_query(
     session: scoped_session[Session], broker: str
 ) -> None:
-    relay = Relay(every=1)
+    relay = Relay(app, every=1)
     statements: list[str] = []
 
     def count(*arguments: Any) -> None:
@@ -260,7 +260,7 @@ def test_a_pass_while_the_application_writes_publishes_each_message_once(
             # a message at a time, so that many of them meet a writer.
             for _ in range(4 * messages):
                 with contextlib.suppress(DBAPIError):
-                    relay_batch(limit=1)
+                    relay_batch(app, limit=1)
                 if stored_unsent() == 0:
                     break
         finally:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session
 
+from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
@@ -36,7 +37,7 @@ def test_status_dead_and_revive_from_the_command_line(session: scoped_session[Se
     bad = add_unpublishable(session, new_record(session))
     session.commit()
     for _ in range(settings.outbox_max_attempts):
-        relay_batch()
+        relay_batch(app)
 
     listed = run_outbox_command("dead")
     status = run_outbox_command("status")
@@ -74,7 +75,7 @@ def test_sent_messages_are_deleted_after_the_retention_period(
     record = new_record(session)
     old = [add_to_outbox(session, read_record.name, [record.id]) for _ in range(2)]
     session.commit()
-    assert relay_batch().sent == 2
+    assert relay_batch(app).sent == 2
     # Older than the retention below by the database's clock, which counts
     # whole seconds on SQLite: a send at 0.0 s and a purge at 2.1 s read 0 and 2.
     time.sleep(3.1)

@@ -45,7 +45,7 @@ def delete_queue(name: str | Queue) -> None:
 
 def is_dead(queue: str, task_id: str) -> bool:
     """Whether the task waits in ``queue``'s dead-task queue."""
-    return task_id in [task.task_id for task in dead_tasks(queue)]
+    return task_id in [task.task_id for task in dead_tasks(app, queue)]
 
 
 class RedisServer:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, scoped_session
 
+from {{ cookiecutter.package_name }}.outbox.gauges import OutboxGauges
 from {{ cookiecutter.package_name }}.telemetry.metrics import metrics_page
 from {{ cookiecutter.package_name }}.telemetry.task_metrics import TASKS
-from {{ cookiecutter.package_name }}.telemetry.waiting_work import WaitingWork
 
 from ..support.metrics import parse, scrape_port, serves_metrics
 from ..support.outbox_state import add_messages, add_unpublishable, new_record
@@ -102,7 +102,7 @@ def test_the_outbox_gauges_count_what_waits_and_how_long(
     add_messages(session, 2, queue_of("never-relayed"))
 
     def gauges() -> dict[str, float]:
-        return {family.name: family.samples[0].value for family in WaitingWork().outbox()}
+        return {family.name: family.samples[0].value for family in OutboxGauges().collect()}
 
     wait_until(lambda: gauges()["outbox_oldest_unsent_age_seconds"] > 0, "the messages to age")
     assert gauges()["outbox_unsent_messages"] == 2

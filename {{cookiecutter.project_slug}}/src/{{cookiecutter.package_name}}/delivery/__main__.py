@@ -3,6 +3,7 @@
 import argparse
 from collections.abc import Sequence
 
+from ..celery import app
 from .dead_tasks import dead_tasks, requeue
 
 
@@ -18,10 +19,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     if options.command == "dead":
-        for task in dead_tasks():
+        for task in dead_tasks(app):
             print(task)
         return 0
-    if requeue(options.task_id):
+    if requeue(app, options.task_id):
         print(f"requeued {options.task_id}")
         return 0
     print(f"no dead task {options.task_id}")

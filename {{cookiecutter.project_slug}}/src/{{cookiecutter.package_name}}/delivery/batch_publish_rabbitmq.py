@@ -13,10 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from amqp.exceptions import ChannelError, MessageNacked
+from celery import Celery
 from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as BrokerUnavailable
-
-from ..celery import app
 
 # Longer than RabbitMQ takes to store a batch on a busy quorum queue.
 CONFIRM_TIMEOUT = 30.0
@@ -26,7 +25,7 @@ CONNECT_RETRY_POLICY: dict[str, Any] = {"max_retries": 2, "interval_start": 0, "
 
 
 @contextmanager
-def batch_connection() -> Iterator[Connection]:
+def batch_connection(app: Celery) -> Iterator[Connection]:
     """A connection of the relay's own; its channels confirm a batch, not each message."""
     options = {**app.conf.broker_transport_options, "confirm_publish": False}
     with app.connection_for_write(transport_options=options) as connection:

@@ -4,11 +4,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from celery import Celery
 from kombu import Connection, Producer
 from kombu.exceptions import BatchPublishError  # type: ignore[attr-defined]
 from kombu.exceptions import OperationalError as BrokerUnavailable
-
-from ..celery import app
 
 # A batch is sent in one pipeline: no flush until its end.
 MAX_BATCH = 10_000
@@ -18,7 +17,7 @@ CONNECT_RETRY_POLICY: dict[str, Any] = {"max_retries": 2, "interval_start": 0, "
 
 
 @contextmanager
-def batch_connection() -> Iterator[Connection]:
+def batch_connection(app: Celery) -> Iterator[Connection]:
     """A connection of the relay's own, to the app's broker."""
     with app.connection_for_write() as connection:
         connection.ensure_connection(**CONNECT_RETRY_POLICY)

@@ -12,7 +12,6 @@ from typing import Any
 from celery import Celery
 from celery.app.amqp import AMQP, Queues
 from celery.result import AsyncResult
-from celery.signals import worker_ready
 from kombu import Exchange, Queue
 
 from ..config import settings
@@ -62,8 +61,12 @@ class ServiceAMQP(AMQP):
     queues_cls = ServiceQueues
 
 
-class BrokerCelery(Celery):
-    """Celery, with queues declared as above and countdowns that delayed delivery can take."""
+class QuorumQueueCelery(Celery):
+    """Celery on RabbitMQ: quorum queues (``service_queue``), countdowns delayed delivery takes.
+
+    The app's class in ``celery.py``. A subclass, not a setting: the countdown
+    must be rounded before ``send_task`` reads it, and Celery has no hook there.
+    """
 
     amqp_cls = f"{__name__}:ServiceAMQP"
 
@@ -92,8 +95,8 @@ def broker_settings(broker_url: str) -> dict[str, Any]:
     }
 
 
-@worker_ready.connect
-def declare_dead_task_queue(sender: Any, **_: Any) -> None:
+def declare_dead_task_queues(sender: Any, **_: Any) -> None:
+    """On ``worker_ready`` (``worker/signals.py``): the dead-task queue of each queue consumed."""
     # RabbitMQ holds a dead-lettered task back, out of sight, until the queue
     # it goes to exists.
     if not settings.celery_broker_url.startswith(AMQP_SCHEMES):

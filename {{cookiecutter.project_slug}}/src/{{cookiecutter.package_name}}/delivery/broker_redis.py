@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from celery import Celery
 from kombu import Exchange, Queue
 
 from ..config import settings
@@ -18,10 +17,6 @@ def dead_queue(name: str) -> Queue:
 def service_queue(name: str) -> Queue:
     """The queue the workers consume, as Celery declares it by default."""
     return Queue(name, Exchange(name), routing_key=name)
-
-
-# Redis takes a countdown as it is.
-BrokerCelery = Celery
 
 
 def broker_settings(broker_url: str) -> dict[str, Any]:

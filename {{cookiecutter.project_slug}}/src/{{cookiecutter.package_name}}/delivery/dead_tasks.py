@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from celery import Celery
 from kombu import Queue
 from kombu.message import Message
 
-from ..celery import app
 from ..config import settings
 from .broker import dead_queue, service_queue
 
@@ -41,8 +41,14 @@ def dead_task(message: Message) -> DeadTask:
     return DeadTask(headers["id"], headers["task"], headers.get("argsrepr", ""), why)
 
 
-def move(message: Message, to: Queue, added: dict[str, Any], removed: Sequence[str] = ()) -> None:
-    """Publish a copy of ``message`` to ``to``, its headers changed as asked."""
+def move(
+    app: Celery,
+    message: Message,
+    to: Queue,
+    added: dict[str, Any],
+    removed: Sequence[str] = (),
+) -> None:
+    """Publish a copy of ``message`` to ``to`` on ``app``'s broker, its headers changed as asked."""
     headers = {name: value for name, value in message.headers.items() if name not in removed}
     with app.producer_or_acquire() as producer:
         producer.publish(
@@ -61,7 +67,7 @@ def move(message: Message, to: Queue, added: dict[str, Any], removed: Sequence[s
 
 
 @contextmanager
-def taken_dead_messages(service: str, limit: int) -> Iterator[list[Message]]:
+def taken_dead_messages(app: Celery, service: str, limit: int) -> Iterator[list[Message]]:
     """Up to ``limit`` dead messages, handed back afterwards unless acknowledged."""
     with app.connection_for_write() as connection:
         queue = dead_queue(service).bind(connection.default_channel)
@@ -82,19 +88,19 @@ def take(queue: Queue, limit: int) -> list[Message]:
     return messages
 
 
-def dead_tasks(service: str | None = None, limit: int = 1000) -> list[DeadTask]:
+def dead_tasks(app: Celery, service: str | None = None, limit: int = 1000) -> list[DeadTask]:
     """The dead tasks of the ``service`` queue (CELERY_QUEUE by default), oldest first."""
-    with taken_dead_messages(service or settings.celery_queue, limit) as messages:
+    with taken_dead_messages(app, service or settings.celery_queue, limit) as messages:
         return [dead_task(message) for message in messages]
 
 
-def requeue(task_id: str, service: str | None = None, limit: int = 1000) -> bool:
+def requeue(app: Celery, task_id: str, service: str | None = None, limit: int = 1000) -> bool:
     """Send the dead task ``task_id`` to its service queue again; False if it is not dead."""
     service = service or settings.celery_queue
-    with taken_dead_messages(service, limit) as messages:
+    with taken_dead_messages(app, service, limit) as messages:
         for message in messages:
             if message.headers.get("id") == task_id:
-                move(message, service_queue(service), {}, DEATH_HEADERS)
+                move(app, message, service_queue(service), {}, DEATH_HEADERS)
                 message.ack()
                 return True
     return False

@@ -2,7 +2,7 @@
 
 Celery hands such a task back to the broker (late acks, reject on worker
 lost). The broker's delivery count bounds how often: each broker's
-``request.py`` reads it, this module reports it.
+``delivery_count.py`` reads it, this module reports it.
 """
 
 import logging

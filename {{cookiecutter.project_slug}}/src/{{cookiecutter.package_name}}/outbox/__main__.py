@@ -5,11 +5,12 @@ from collections.abc import Sequence
 
 from ..celery import app
 from ..config import settings
+from ..delivery.queue_lengths import QueueLengths
 from ..telemetry.logs import configure_logging
-from ..telemetry.metrics import serve_metrics
+from ..telemetry.metrics import serve_metrics, use_multiprocess_mode
 from ..telemetry.tracing import start_tracing
-from ..telemetry.waiting_work import WaitingWork
 from .commands import dead_letters, describe, outbox_status, revive
+from .gauges import OutboxGauges
 from .loop import Relay, relay_once
 
 
@@ -47,10 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"revived {revive(options.ids)} message(s)")
         return 0
     if options.once:
-        return relay_once()
+        return relay_once(app)
     if settings.metrics_port is not None:
-        serve_metrics(settings.metrics_port, WaitingWork())
-    Relay(settings.outbox_relay_every).run()
+        use_multiprocess_mode()
+        serve_metrics(settings.metrics_port, QueueLengths(app), OutboxGauges())
+    Relay(app, settings.outbox_relay_every).run()
     return 0
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 from types import FrameType
 
+from celery import Celery
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import DBAPIError
 
@@ -32,7 +33,8 @@ class Relay:
     SIGTERM and SIGINT let the batch under way finish.
     """
 
-    def __init__(self, every: float) -> None:
+    def __init__(self, app: Celery, every: float) -> None:
+        self.app = app
         self.every = every
         self.stopping = threading.Event()
         self.wakeup = wakeup_for(relay_engine)
@@ -65,7 +67,7 @@ class Relay:
 
     def one_pass(self) -> None:
         try:
-            sent = relay_pending(self.between_batches)
+            sent = relay_pending(self.app, self.between_batches)
             if time.monotonic() - self.last_housekeeping >= HOUSEKEEPING_EVERY:
                 self.housekeeping()
         except (BrokerUnavailable, DBAPIError) as error:
@@ -92,10 +94,10 @@ class Relay:
         self.last_housekeeping = time.monotonic()
 
 
-def relay_once() -> int:
+def relay_once(app: Celery) -> int:
     """One pass for ``--once``: the exit status is 1 if the broker is down."""
     try:
-        sent = relay_pending()
+        sent = relay_pending(app)
     except BrokerUnavailable as error:
         # One clear line: the traceback would only show kombu's retry machinery.
         logger.error(

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import Celery
 from kombu import Producer, Queue
 from sqlalchemy import Row, Select, delete, select, update
 from sqlalchemy.orm import Session
 
-from ..celery import app
 from ..config import settings
 from ..db import engine
 from ..delivery.batch_publish import batch_connection, publish_batch
@@ -88,7 +88,7 @@ def unsent_oldest_first(limit: int) -> Select[Any]:
 
 
 class TaskPublisher:
-    """Publishes outbox messages as ``app.send_task`` would, with the same task ids.
+    """Publishes outbox messages as ``app.send_task`` would, with the same task ids and routes.
 
     Most messages take the quick path: Celery's own message, routed by the
     app's routes, without what send_task adds for a caller that waits for the
@@ -96,7 +96,8 @@ class TaskPublisher:
     once, not once a message.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
         self.declared: set[str] = set()
 
     def publish(self, producer: Producer, message: Row[Any]) -> None:
@@ -106,6 +107,7 @@ class TaskPublisher:
             self.send(producer, message)
 
     def send(self, producer: Producer, message: Row[Any]) -> None:
+        app = self.app
         if not QUICK_OPTIONS.issuperset(message.options):
             app.send_task(
                 message.task_name,
@@ -184,8 +186,8 @@ def record_sent(session: Session, messages: Sequence[Row[Any]], now: datetime) -
         )
 
 
-def relay_batch(limit: int = BATCH_SIZE) -> Batch:
-    """Publish up to ``limit`` unsent messages and record the outcome.
+def relay_batch(app: Celery, limit: int = BATCH_SIZE) -> Batch:
+    """Publish up to ``limit`` unsent messages to ``app``'s broker and record the outcome.
 
     If the broker cannot say what it took, nothing of the batch is recorded
     and ``BrokerUnavailable`` is raised.
@@ -196,8 +198,8 @@ def relay_batch(limit: int = BATCH_SIZE) -> Batch:
         if not messages:
             # Roll back: a commit would wait for every reader on SQLite.
             return batch
-        with batch_connection() as connection:
-            failed = publish_batch(connection, messages, TaskPublisher().publish)
+        with batch_connection(app) as connection:
+            failed = publish_batch(connection, messages, TaskPublisher(app).publish)
         now = database_now(session)
         for position, error in failed.items():
             record_failure(session, messages[position], error, now, batch)
@@ -208,11 +210,11 @@ def relay_batch(limit: int = BATCH_SIZE) -> Batch:
     return batch
 
 
-def relay_pending(stopping: Callable[[], bool] = lambda: False) -> int:
+def relay_pending(app: Celery, stopping: Callable[[], bool] = lambda: False) -> int:
     """Relay batches until the outbox is drained or ``stopping()``; return how many were sent."""
     sent = 0
     while not stopping():
-        batch = relay_batch()
+        batch = relay_batch(app)
         sent += batch.sent
         if batch.sent + batch.failed < BATCH_SIZE:
             break

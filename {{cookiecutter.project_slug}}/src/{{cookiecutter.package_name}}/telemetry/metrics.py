@@ -4,7 +4,10 @@ prometheus_client's multiprocess mode: each process (a prefork pool process, a
 gunicorn worker) writes its counts to files of its own in one directory, and
 whoever serves ``/metrics`` adds up the files. Without it, a pool process's
 counts would leave with it and a scrape would see one process of many.
-Define metrics with the classes imported from here: the mode is set first.
+A process that counts or serves metrics calls ``use_multiprocess_mode()`` as
+it starts, before it forks and before its first count: the worker's main
+process (``worker/signals.py``), the relay, the web app (and gunicorn's
+master). Importing this module sets nothing up and creates no file.
 """
 
 import atexit
@@ -58,9 +61,6 @@ def use_multiprocess_mode() -> None:
     # celery command, imports it before the worker loads this service.
     if values.ValueClass is values.MutexValue:
         values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
-
-
-use_multiprocess_mode()
 
 
 class SizedFilesCollector(MultiProcessCollector):

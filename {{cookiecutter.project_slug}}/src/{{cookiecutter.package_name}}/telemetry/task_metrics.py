@@ -1,8 +1,9 @@
 """What the workers do: tasks by outcome, how long each ran, and how long it waited to start.
 
-Counted through Celery's signals in the process that runs the task. The wait
-is measured from a header each producer stamps on the messages it publishes,
-so it compares two machines' clocks: keep them synchronised (NTP).
+Counted through Celery's signals (connected in ``worker/signals.py``) in the
+process that runs the task. The wait is measured from a header each producer
+stamps on the messages it publishes, so it compares two machines' clocks: keep
+them synchronised (NTP).
 """
 
 import time
@@ -10,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from celery import Task, states
-from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from .metrics import SECONDS_BUCKETS, Counter, Histogram
 
@@ -41,13 +41,11 @@ QUEUE_WAIT = Histogram(
 )
 
 
-@before_task_publish.connect
 def stamp_publish_time(headers: dict[str, Any], **_: Any) -> None:
     # A protocol 2 header: the worker's task.request carries it.
     headers[PUBLISHED_AT] = time.time()
 
 
-@task_prerun.connect
 def start_the_clock(task: Task[Any, Any], **_: Any) -> None:
     setattr(task.request, STARTED, time.perf_counter())
     published_at = getattr(task.request, PUBLISHED_AT, None)
@@ -60,7 +58,6 @@ def start_the_clock(task: Task[Any, Any], **_: Any) -> None:
     QUEUE_WAIT.labels(task.name).observe(max(0.0, time.time() - due))
 
 
-@task_postrun.connect
 def count_the_run(task: Task[Any, Any], state: str, **_: Any) -> None:
     TASKS.labels(task.name, OUTCOMES.get(state, str(state).lower())).inc()
     started = getattr(task.request, STARTED, None)

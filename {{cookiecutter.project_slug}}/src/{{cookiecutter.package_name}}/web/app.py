@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..database.transient_errors import is_transient
 from ..telemetry.logs import configure_logging
+from ..telemetry.metrics import use_multiprocess_mode
 from ..telemetry.tracing import start_tracing
 from . import user_routes
 from .health import service_checks
@@ -23,6 +24,8 @@ from .task_status import ResultsNotShared, read_task_status
 logger = logging.getLogger(__name__)
 
 configure_logging()
+# Counts in files, as every process that serves GET /metrics (telemetry/metrics.py).
+use_multiprocess_mode()
 app = FastAPI(
     title={{ cookiecutter.project_name | tojson }},
     description={{ cookiecutter.description | tojson }},

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from ..database.transient_errors import is_transient
 from ..db import end_session
 from ..telemetry.logs import configure_logging
+from ..telemetry.metrics import use_multiprocess_mode
 from ..telemetry.tracing import start_tracing
 from . import user_routes
 from .health import service_checks
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 request_log = logging.getLogger(f"{__package__}.requests")
 
 configure_logging()
+# Counts in files; under gunicorn its master set this up before forking (gunicorn_config.py).
+use_multiprocess_mode()
 app = Flask(__name__)
 app.register_blueprint(user_routes.blueprint)
 app.register_blueprint(metrics_blueprint)

@@ -5,4 +5,6 @@ metrics directory and ``GET /metrics``, whichever worker answers it, adds up
 the requests of all of them.
 """
 
-from ..telemetry import metrics  # noqa: F401
+from ..telemetry.metrics import use_multiprocess_mode
+
+use_multiprocess_mode()

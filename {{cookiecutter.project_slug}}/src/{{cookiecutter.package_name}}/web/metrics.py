@@ -5,9 +5,11 @@ import time
 from fastapi import APIRouter, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..celery import app as celery_app
+from ..delivery.queue_lengths import QueueLengths
+from ..outbox.gauges import OutboxGauges
 from ..telemetry.http_metrics import count_request
 from ..telemetry.metrics import metrics_page
-from ..telemetry.waiting_work import WaitingWork
 
 metrics_router = APIRouter()
 
@@ -15,7 +17,7 @@ metrics_router = APIRouter()
 @metrics_router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
     """Prometheus's text format: requests, and the queue's and the outbox's state."""
-    body, content_type = metrics_page(WaitingWork())
+    body, content_type = metrics_page(QueueLengths(celery_app), OutboxGauges())
     return Response(body, media_type=content_type)
 
 

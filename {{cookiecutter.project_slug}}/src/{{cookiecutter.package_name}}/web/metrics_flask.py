@@ -5,9 +5,11 @@ import time
 
 from flask import Blueprint, Response, g, request
 
+from ..celery import app as celery_app
+from ..delivery.queue_lengths import QueueLengths
+from ..outbox.gauges import OutboxGauges
 from ..telemetry.http_metrics import count_request
 from ..telemetry.metrics import metrics_page
-from ..telemetry.waiting_work import WaitingWork
 
 metrics_blueprint = Blueprint("metrics", __name__)
 
@@ -18,7 +20,7 @@ CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 @metrics_blueprint.get("/metrics")
 def metrics() -> Response:
     """Prometheus's text format: requests, and the queue's and the outbox's state."""
-    body, content_type = metrics_page(WaitingWork())
+    body, content_type = metrics_page(QueueLengths(celery_app), OutboxGauges())
     return Response(body, content_type=content_type)
 
 

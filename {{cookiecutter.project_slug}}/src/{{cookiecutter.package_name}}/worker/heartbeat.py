@@ -10,13 +10,10 @@ its own: there the beat only says that the process lives.
 
 from typing import Any
 
-from celery.signals import worker_ready
-
 from ..config import settings
 from ..liveness import beat
 
 
-@worker_ready.connect
 def beat_from_the_consumer_loop(sender: Any, **_: Any) -> None:
     if settings.heartbeat_file is None:
         return

@@ -1,18 +1,15 @@
 """The database's part in a worker's life, for any task on any base class.
 
-Connected when ``celery.py`` imports this module, so a worker that loads only
-its owner's tasks gets it too.
+Connected by ``signals.py``, which ``celery.py`` calls, so a worker that loads
+only its owner's tasks gets it too.
 """
 
 from typing import Any
-
-from celery.signals import task_postrun, worker_init, worker_process_shutdown, worker_shutdown
 
 from ..config import settings
 from ..db import end_session, engine, wait_for_database
 
 
-@worker_init.connect
 def check_database_before_consuming(sender: Any, **_: Any) -> None:
     """Refuse to start a worker the database cannot serve (SystemExit stops the start)."""
     # A prefork child runs one task at a time; the threads pool one per thread.
@@ -30,14 +27,11 @@ def check_database_before_consuming(sender: Any, **_: Any) -> None:
         raise SystemExit(f"the database did not answer: {error}") from error
 
 
-@task_postrun.connect
 def end_the_attempts_session(**_: Any) -> None:
     """End the session after every attempt, retries included (``after_return`` skips them)."""
     end_session()
 
 
-@worker_process_shutdown.connect
-@worker_shutdown.connect
 def close_connections_on_exit(**_: Any) -> None:
     end_session()
     engine.dispose()

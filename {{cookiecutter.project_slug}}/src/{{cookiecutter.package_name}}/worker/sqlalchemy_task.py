@@ -17,7 +17,7 @@ from ..config import settings
 from ..database.after_commit import call_after_commit
 from ..database.transient_errors import is_transient
 from ..db import db_session
-from ..delivery.request import LimitedDeliveryTask
+from ..delivery.delivery_count import LimitedDeliveryTask
 from ..outbox.writer import add_to_outbox
 
 

@@ -3,7 +3,6 @@
 import logging
 from typing import Any
 
-from celery.signals import after_setup_logger, after_setup_task_logger
 from celery.utils.log import ColorFormatter
 
 from ..config import settings
@@ -25,8 +24,6 @@ class TaskContextFormatter(ColorFormatter):
         return super().format(record)
 
 
-@after_setup_logger.connect
-@after_setup_task_logger.connect
 def use_task_aware_logging(logger: logging.Logger, **_: Any) -> None:
     """Every handler gets the ids and LOG_FORMAT; LOG_LEVEL sets the level (not --loglevel)."""
     for handler in logger.handlers:

@@ -33,7 +33,7 @@ class LimitedDeliveryRequest(LostProcessReportingRequest):
     def give_up(self, why: str) -> None:
         # Moved before it is acknowledged: a crash in between leaves a copy in
         # both queues, never in neither.
-        move(self.message, dead_queue(settings.celery_queue), {"x-dead-reason": why})
+        move(self.task.app, self.message, dead_queue(settings.celery_queue), {"x-dead-reason": why})
         self.acknowledge()
         super().give_up(why)
 
@@ -49,10 +49,8 @@ class LimitedDeliveryRequest(LostProcessReportingRequest):
 
 
 def count_redelivery(request: LimitedDeliveryRequest) -> int:
-    from ..celery import app
-
     key = f"{settings.celery_queue}.deliveries.{request.message.delivery_tag}"
-    with app.connection_for_write() as connection:
+    with request.task.app.connection_for_write() as connection:
         if connection.transport.driver_type != "redis":
             return 1  # the embedded SQLite broker: no place to count
         # kombu's stubs type the channel generically; Redis's carries its client.
@@ -62,6 +60,6 @@ def count_redelivery(request: LimitedDeliveryRequest) -> int:
 
 
 class LimitedDeliveryTask(Task):  # type: ignore[type-arg]
-    """The base of every task of the app."""
+    """Every task's base (``task_cls`` in ``celery.py``): its requests count deliveries."""
 
     Request = f"{__name__}:LimitedDeliveryRequest"

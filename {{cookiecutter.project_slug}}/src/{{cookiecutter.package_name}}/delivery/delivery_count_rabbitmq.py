@@ -17,6 +17,6 @@ class LimitedDeliveryRequest(LostProcessReportingRequest):
 
 
 class LimitedDeliveryTask(Task):  # type: ignore[type-arg]
-    """The base of every task of the app."""
+    """Every task's base (``task_cls`` in ``celery.py``): its requests count deliveries."""
 
     Request = f"{__name__}:LimitedDeliveryRequest"
