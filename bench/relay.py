@@ -143,10 +143,10 @@ def publish_only(count: int) -> float:
         )
         for n in range(count)
     ]
-    publisher = TaskPublisher()
+    publisher = TaskPublisher(app)
     started = time.perf_counter()
     for start in range(0, count, BATCH_SIZE):
-        with batch_connection() as connection:
+        with batch_connection(app) as connection:
             batch = messages[start : start + BATCH_SIZE]
             refused = publish_batch(connection, batch, publisher.publish)
         if refused:

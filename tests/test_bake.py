@@ -55,6 +55,8 @@ def test_variant_bakes_into_a_clean_project(
     run(BIN / "ruff", "check", ".", cwd=project)
     run(BIN / "ruff", "format", "--check", ".", cwd=project)
     run(typecheck_python, "-m", "mypy", cwd=project)
+    # The layers contract in pyproject.toml; the package is not installed there.
+    run(typecheck_python.parent / "lint-imports", cwd=project, env={"PYTHONPATH": "src"})
 
 
 WEB = "src/my_service/web"
