@@ -231,7 +231,14 @@ def test_workflow_is_a_valid_github_workflow(bake: Bake, answers: dict[str, Any]
         str(step.get("run", ""))
         for step in yaml.safe_load(workflow.read_text())["jobs"]["test"]["steps"]
     )
-    for command in ("ruff check", "ruff format --check", "mypy", "lint-imports", "alembic check", "pytest"):
+    for command in (
+        "ruff check",
+        "ruff format --check",
+        "mypy",
+        "lint-imports",
+        "alembic check",
+        "pytest",
+    ):
         assert command in steps
     # It installs as the README says: from uv.lock, --locked, once one is committed.
     assert "uv sync --locked" in steps
