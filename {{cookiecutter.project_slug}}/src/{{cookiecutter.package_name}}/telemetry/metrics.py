@@ -7,7 +7,9 @@ counts would leave with it and a scrape would see one process of many.
 A process that counts or serves metrics calls ``use_multiprocess_mode()`` as
 it starts, before it forks and before its first count: the worker's main
 process (``worker/signals.py``), the relay, the web app (and gunicorn's
-master). Importing this module sets nothing up and creates no file.
+master). Importing this module sets nothing up and creates no file. A
+labelled metric, as every one here is, makes each series' value at its first
+``labels()``, so modules may define metrics before the mode is set.
 """
 
 import atexit
@@ -57,8 +59,8 @@ def use_multiprocess_mode() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
         atexit.register(remove_own_directory, directory, os.getpid())
     # prometheus_client picks the mode when first imported, from that variable,
-    # and may have been imported before it was set: Flower, a plugin of the
-    # celery command, imports it before the worker loads this service.
+    # and was imported before it was set: by this module, or by Flower, a
+    # plugin of the celery command, before the worker loads this service.
     if values.ValueClass is values.MutexValue:
         values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
