@@ -88,7 +88,7 @@ def unsent_oldest_first(limit: int) -> Select[Any]:
 
 
 class TaskPublisher:
-    """Publishes outbox messages as ``app.send_task`` would, with the same task ids and routes.
+    """Publishes outbox messages as ``app.send_task`` would, with the same task ids.
 
     Most messages take the quick path: Celery's own message, routed by the
     app's routes, without what send_task adds for a caller that waits for the
