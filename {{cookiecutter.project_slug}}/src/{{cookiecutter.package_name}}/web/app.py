@@ -22,7 +22,7 @@ from .task_status import ResultsNotShared, read_task_status
 
 logger = logging.getLogger(__name__)
 
-configure_logging()
+configure_logging(("uvicorn", "uvicorn.access"))
 app = FastAPI(
     title={{ cookiecutter.project_name | tojson }},
     description={{ cookiecutter.description | tojson }},

@@ -11,7 +11,7 @@ from ..telemetry.waiting_work import WaitingWork
 
 metrics_blueprint = Blueprint("metrics", __name__)
 
-# Flask's /users/<int:user_id> labelled as FastAPI's /users/{user_id}.
+# /users/<int:user_id> labelled /users/{user_id}, as the API's description writes it.
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
