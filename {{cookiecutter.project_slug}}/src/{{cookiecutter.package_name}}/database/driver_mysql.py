@@ -86,5 +86,5 @@ def in_transaction(dbapi_connection: Any) -> bool:
 
 def server_error_is_transient(error: DBAPIError) -> bool:
     """Whether PyMySQL's error may heal, by the server's error number."""
-    args = getattr(error.orig, "args", ())
+    args: tuple[Any, ...] = getattr(error.orig, "args", ())
     return len(args) > 0 and args[0] in MYSQL_TRANSIENT_ERRORS
