@@ -33,8 +33,7 @@ SERVER_STATUS_IN_TRANS = 1
 # The relay's transaction: REPEATABLE READ would lock the gap after the last
 # unsent row and block every writer of a new message until the relay commits.
 RELAY_EXECUTION_OPTIONS: dict[str, Any] = {"isolation_level": "READ COMMITTED"}
-# MySQL/MariaDB read a multi-column index without sorting only when told the
-# primary key alone, which every secondary index ends with.
+# MySQL/MariaDB read the outbox's index without sorting only when told id alone.
 ORDER_BY_EVERY_INDEX_COLUMN = False
 
 
