@@ -82,6 +82,33 @@ def keep_broker(broker: str) -> None:
         remove("tests/support/rabbitmq_vhost.py", "tests/support/vhost_round_trip.py")
 
 
+DATABASE = PACKAGE / "database"
+DATABASES = ("postgresql", "mysql", "sqlite")
+# Each database has its own driver module (database/driver_<database>.py, kept
+# as driver.py) and its tests; PostgreSQL alone has commit notices, which wake
+# the relay (outbox/wakeup_postgresql.py and its migration, in place of the
+# clock-only ones). SQLite's own module stays in every bake: embedded mode runs on it.
+NOTICE_MIGRATION = Path("migrations") / "versions" / "0004_outbox_commit_notice"
+
+
+def keep_database(database: str) -> None:
+    for other in DATABASES:
+        driver = DATABASE / f"driver_{other}.py"
+        driver_tests = Path("tests") / "database" / f"test_driver_{other}.py"
+        if other == database:
+            driver.replace(DATABASE / "driver.py")
+            if driver_tests.exists():
+                driver_tests.replace(driver_tests.with_name("test_driver.py"))
+        else:
+            remove(driver, driver_tests)
+    notices = (PACKAGE / "outbox" / "wakeup_postgresql.py", f"{NOTICE_MIGRATION}_postgresql.py")
+    if database == "postgresql":
+        notices[0].replace(PACKAGE / "outbox" / "wakeup.py")
+        Path(notices[1]).replace(f"{NOTICE_MIGRATION}.py")
+    else:
+        remove(*notices)
+
+
 def remove_docker_files() -> None:
     remove("Dockerfile", "docker-compose.yml", ".dockerignore", "deploy", "docs/deploy.md")
     remove("tests/test_kubernetes_manifests.py")
@@ -122,6 +149,7 @@ def main() -> None:
     {"fastapi": keep_fastapi_web, "flask": keep_flask_web, "none": remove_web_files}[
         "{{ cookiecutter.web }}"
     ]()
+    keep_database("{{ cookiecutter.database }}")
     keep_broker("{{ cookiecutter.broker }}")
     if not {{ cookiecutter.use_beat }}:
         remove_beat_files()

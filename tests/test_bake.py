@@ -99,6 +99,22 @@ RABBITMQ_ONLY = [
     "tests/support/vhost_round_trip.py",
 ]
 
+DATABASE = "src/my_service/database"
+# Each database keeps its own driver module and its tests under one name;
+# PostgreSQL alone has the commit notices that wake the relay.
+DATABASE_MODULES = [
+    f"{DATABASE}/driver.py",
+    f"{DATABASE}/sqlite.py",
+    "src/my_service/outbox/wakeup.py",
+    "migrations/versions/0004_outbox_commit_notice.py",
+]
+DATABASE_VARIANTS = [
+    *(f"{DATABASE}/driver_{database}.py" for database in ("postgresql", "mysql", "sqlite")),
+    *(f"tests/database/test_driver_{database}.py" for database in ("postgresql", "mysql")),
+    "src/my_service/outbox/wakeup_postgresql.py",
+    "migrations/versions/0004_outbox_commit_notice_postgresql.py",
+]
+
 
 @pytest.mark.parametrize(
     ("answers", "present", "absent"),
@@ -113,6 +129,17 @@ RABBITMQ_ONLY = [
         ({"web": "flask"}, WEB_FILES, [*FASTAPI_ONLY, *FLASK_VARIANTS]),
         ({"web": "none"}, [], [WEB, *WEB_FILES, "tests/web"]),
         ({"broker": "redis"}, [*BROKER_MODULES, *REDIS_ONLY], [*BROKER_VARIANTS, *RABBITMQ_ONLY]),
+        (
+            {"database": "postgresql"},
+            [*DATABASE_MODULES, "tests/database/test_driver.py"],
+            DATABASE_VARIANTS,
+        ),
+        (
+            {"database": "mysql"},
+            [*DATABASE_MODULES, "tests/database/test_driver.py"],
+            DATABASE_VARIANTS,
+        ),
+        ({"database": "sqlite"}, DATABASE_MODULES, DATABASE_VARIANTS),
         (
             {"broker": "rabbitmq"},
             [*BROKER_MODULES, *RABBITMQ_ONLY],

@@ -29,7 +29,7 @@ def running_web_server(
     port = free_port()
     command = [
         *("make", "--no-print-directory", "web"),
-        # This interpreter's uvicorn or gunicorn: .venv, or a CI runner's Python.
+        # This interpreter's web server: .venv, or a CI runner's Python.
         f"BIN={Path(sys.executable).parent}",
         "WEB_HOST=127.0.0.1",
         f"WEB_PORT={port}",

@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     # Per process: a prefork child needs one connection, a threads worker one per thread.
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
-    # Below any server-side idle timeout (MySQL's wait_timeout, a proxy's).
+    # Below any server-side idle timeout (the database's, a proxy's).
     db_pool_recycle: int = Field(default=1800, ge=1)
     db_connect_timeout: int = Field(default=10, ge=1)
     db_wait_timeout: float = Field(default=60.0, gt=0)
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
                 f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit:g}s) must be shorter"
                 f" than TASK_TIME_LIMIT ({self.task_time_limit:g}s)"
             )
-        # Redis hands an unacknowledged task out again after the visibility
+        # The broker hands an unacknowledged task out again after the visibility
         # timeout; under late acks a task is unacknowledged while it runs and
         # while it waits for a retry.
         longest_hold = self.task_time_limit + self.task_retry_backoff_max

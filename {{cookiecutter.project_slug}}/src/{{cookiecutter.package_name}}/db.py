@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from tenacity import before_sleep_log, retry, stop_after_delay, wait_fixed
 
 from .config import settings
-from .database.dialects import read_without_transaction
+from .database.driver import read_without_transaction
 from .database.engine import build_engine
 
 logger = logging.getLogger(__name__)
@@ -26,10 +26,9 @@ db_session = scoped_session(session_factory)
 def read_in_autocommit(session: Session | scoped_session[Session] = db_session) -> None:
     """Before the first statement: read without BEGIN and ROLLBACK, one round trip each.
 
-    Statements share no snapshot. PostgreSQL only: elsewhere switching costs more.
+    Statements share no snapshot. Only where the driver saves by it (``database/driver.py``).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        read_without_transaction(session.connection())
+    read_without_transaction(session.connection())
 
 
 def end_session() -> None:

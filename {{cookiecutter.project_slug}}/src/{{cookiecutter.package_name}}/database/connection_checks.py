@@ -6,7 +6,6 @@ trip each; these ask the socket and the driver instead (docs/design.md,
 """
 
 import select
-import ssl
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -14,21 +13,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
-# PyMySQL's flag, from the server's last reply: the session has an open transaction.
-SERVER_STATUS_IN_TRANS = 1
-
-
-def plain_socket(dbapi_connection: Any) -> int | None:
-    """The connection's socket; None over TLS or for a driver not known here."""
-    # TLS 1.3 may deliver records nobody asked for, which would look like a
-    # closed connection: those get a real ping.
-    pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg 3
-    if pgconn is not None:
-        return None if pgconn.ssl_in_use else int(pgconn.socket)
-    sock = getattr(dbapi_connection, "_sock", None)  # PyMySQL
-    if sock is not None and not isinstance(sock, ssl.SSLSocket):
-        return int(sock.fileno())
-    return None
+from .driver import in_transaction, plain_socket
 
 
 def has_something_to_read(fd: int) -> bool:
@@ -38,16 +23,6 @@ def has_something_to_read(fd: int) -> bool:
         poller.register(fd, select.POLLIN | select.POLLPRI)
         return bool(poller.poll(0))
     return bool(select.select([fd], [], [], 0)[0])  # Windows: no poll()
-
-
-def in_transaction(dbapi_connection: Any) -> bool:
-    """Whether the driver says a transaction is open; True when it cannot say."""
-    status = getattr(getattr(dbapi_connection, "info", None), "transaction_status", None)
-    if status is not None:  # psycopg 3: IDLE, or INTRANS, INERROR, ACTIVE
-        return bool(status.name != "IDLE")
-    if hasattr(dbapi_connection, "server_status"):  # PyMySQL
-        return bool(dbapi_connection.server_status & SERVER_STATUS_IN_TRANS)
-    return bool(getattr(dbapi_connection, "in_transaction", True))  # sqlite3, or unknown
 
 
 def discard_closed_connections(engine: Engine) -> None:

@@ -3,19 +3,16 @@
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from ..config import settings
+from . import driver
 from .connection_checks import (
     discard_closed_connections,
     discard_interrupted_connections,
     roll_back_only_open_transactions,
 )
-from .dialects import (
-    end_postgresql_autocommit_on_return,
-    limit_mysql_statement_time,
-    use_real_sqlite_transactions,
-)
+from .sqlite import use_real_sqlite_transactions
 
 
 def build_engine(database_url: str) -> Engine:
@@ -25,12 +22,9 @@ def build_engine(database_url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         use_real_sqlite_transactions(engine)
         return engine
-    if engine.dialect.name in ("mysql", "mariadb") and settings.db_statement_timeout:
-        limit_mysql_statement_time(engine)
     discard_closed_connections(engine)
     roll_back_only_open_transactions(engine)
-    if engine.dialect.name == "postgresql":
-        end_postgresql_autocommit_on_return(engine)
+    driver.prepare_engine(engine)
     return engine
 
 
@@ -49,13 +43,5 @@ def engine_options(database_url: str) -> dict[str, Any]:
         **pool_size,
         "pool_reset_on_return": None,
         "pool_recycle": settings.db_pool_recycle,
-        "connect_args": connect_args(url),
+        "connect_args": driver.connect_args(url),
     }
-
-
-def connect_args(url: URL) -> dict[str, Any]:
-    args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout}
-    if url.get_backend_name() == "postgresql" and settings.db_statement_timeout:
-        milliseconds = round(settings.db_statement_timeout * 1000)
-        args["options"] = f"-c statement_timeout={milliseconds}"
-    return args

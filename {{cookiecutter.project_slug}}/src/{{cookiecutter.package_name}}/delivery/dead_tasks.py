@@ -35,7 +35,7 @@ class DeadTask:
 
 def dead_task(message: Message) -> DeadTask:
     headers: dict[str, Any] = message.headers
-    # Redis's worker writes why; RabbitMQ records its reason in x-death.
+    # Why: in the worker's own header, or in the broker's x-death record.
     deaths: list[dict[str, Any]] = headers.get("x-death") or [{}]
     why = headers.get("x-dead-reason") or deaths[0].get("reason", "unknown")
     return DeadTask(headers["id"], headers["task"], headers.get("argsrepr", ""), why)

@@ -27,7 +27,7 @@ def queue_length(connection: Connection, queue: str) -> int:
         try:
             return int(channel.queue_declare(queue=queue, passive=True).message_count)
         except connection.channel_errors:
-            # Not declared yet (RabbitMQ), or empty: Redis deletes an empty list.
+            # Not declared yet, or empty and so deleted by the broker.
             return 0
 
 

@@ -14,7 +14,7 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox_messages"
     # Serves the relay's "unsent, by id" and the purge's "sent_at < cutoff", in
-    # order. A partial index would be smaller, but MySQL/MariaDB lack them.
+    # order. A plain index, which every database the service runs on can build.
     __table_args__ = (Index("ix_outbox_messages_unsent", "sent_at", "dead_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,10 +1,10 @@
 """The relay's batch: publish committed outbox messages, oldest first, until the broker has them.
 
 Each batch, in one transaction, locks up to BATCH_SIZE unsent rows, publishes
-them all (``delivery.batch_publish``: one pipeline on Redis, confirms for the
-whole batch on RabbitMQ) and records each outcome. A message that fails
-counts an attempt (a dead letter after OUTBOX_MAX_ATTEMPTS) and the batch goes
-on; a broker or database that is down ends the batch, which stays unsent.
+them all (``delivery.batch_publish``: the broker's way to publish a whole
+batch at once) and records each outcome. A message that fails counts an
+attempt (a dead letter after OUTBOX_MAX_ATTEMPTS) and the batch goes on; a
+broker or database that is down ends the batch, which stays unsent.
 """
 
 import logging
@@ -19,6 +19,7 @@ from sqlalchemy import Row, Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..config import settings
+from ..database import driver
 from ..db import engine
 from ..delivery.batch_publish import batch_connection, publish_batch
 from ..telemetry.tracing import within_trace
@@ -32,24 +33,24 @@ logger = logging.getLogger(__name__)
 # dies mid-batch publishes no more than this again.
 BATCH_SIZE = 1000
 
-# MySQL/MariaDB: REPEATABLE READ would lock the gap after the last unsent row
-# and block every writer of a new message until the relay commits. SQLite:
+# The server's isolation for the relay's transaction (database/driver.py). SQLite:
 # BEGIN IMMEDIATE takes the write lock before reading; a deferred transaction
 # could not upgrade while the application writes, and would publish again.
-RELAY_EXECUTION_OPTIONS = {
-    "mysql": {"isolation_level": "READ COMMITTED"},
-    "mariadb": {"isolation_level": "READ COMMITTED"},
-    "sqlite": {"sqlite_begin": "IMMEDIATE"},
-}
-relay_engine = engine.execution_options(**RELAY_EXECUTION_OPTIONS.get(engine.dialect.name, {}))
+relay_engine = engine.execution_options(
+    **(
+        {"sqlite_begin": "IMMEDIATE"}
+        if engine.dialect.name == "sqlite"
+        else driver.RELAY_EXECUTION_OPTIONS
+    )
+)
 
 # Among unsent rows sent_at and dead_at are NULL, so index order is id order;
-# PostgreSQL reads the index without sorting only when told all three,
-# MySQL/MariaDB only when told id alone.
+# which columns let the database read the index without sorting depends on it
+# (database/driver.py).
 OLDEST_FIRST = (
-    (OutboxMessage.id,)
-    if engine.dialect.name in ("mysql", "mariadb")
-    else (OutboxMessage.sent_at, OutboxMessage.dead_at, OutboxMessage.id)
+    (OutboxMessage.sent_at, OutboxMessage.dead_at, OutboxMessage.id)
+    if engine.dialect.name == "sqlite" or driver.ORDER_BY_EVERY_INDEX_COLUMN
+    else (OutboxMessage.id,)
 )
 
 # What the quick path publishes; any other option (countdown, expires) goes
@@ -92,8 +93,8 @@ class TaskPublisher:
 
     Most messages take the quick path: Celery's own message, routed by the
     app's routes, without what send_task adds for a caller that waits for the
-    result (a subscription to it, on Redis), and with each queue declared
-    once, not once a message.
+    result (a subscription to it, where the result backend has them), and with
+    each queue declared once, not once a message.
     """
 
     def __init__(self, app: Celery) -> None:

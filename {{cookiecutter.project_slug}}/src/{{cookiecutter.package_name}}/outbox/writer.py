@@ -16,7 +16,8 @@ from .model import OutboxMessage
 MAX_COUNTDOWN = float(settings.celery_visibility_timeout)
 # Furthest ahead a task may expire; beyond it dates overflow.
 MAX_EXPIRES = 366 * 24 * 3600.0
-# AMQP's limits: a queue name is at most 255 bytes, priorities run 0 to 255.
+# The protocol limits Celery's messages keep to on every broker: a queue name is
+# at most 255 bytes, priorities run 0 to 255.
 MAX_QUEUE_NAME = 255
 MAX_PRIORITY = 255
 
@@ -80,7 +81,7 @@ def add_to_outbox(
         raise TypeError(f"args must be a list or a tuple, not {type(args).__name__}")
     require_publishable(options)
     kwargs = dict(kwargs or {})
-    # allow_nan=False: PostgreSQL's JSON refuses NaN and Infinity.
+    # allow_nan=False: NaN and Infinity are not JSON, which a database's JSON type refuses.
     json.dumps([args, kwargs], allow_nan=False)
     task_id = str(uuid.uuid4())
     session.add(

@@ -1,8 +1,8 @@
 """Requests the web API answered, and how long each took, by route and status.
 
-Written here rather than taken from a framework's exporter: FastAPI's and
-Flask's each name and label their metrics their own way, and a dashboard
-should not depend on which one the service uses.
+Written here rather than taken from the framework's exporter, which names and
+labels its metrics its own way: a dashboard should not depend on which web
+framework the service uses.
 """
 
 from .metrics import Counter, Histogram

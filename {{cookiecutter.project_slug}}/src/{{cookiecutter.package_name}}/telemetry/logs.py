@@ -5,6 +5,7 @@ log store that indexes fields; ``text``, the default, is for people.
 """
 
 import logging
+from collections.abc import Sequence
 
 from celery import current_task
 from opentelemetry import trace
@@ -18,8 +19,6 @@ JSON_FIELDS = ("asctime", "levelname", "name", "processName", "message")
 JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger", "processName": "process"}
 # What the text formats use; the JSON lines carry the ids as fields of their own.
 TEXT_ONLY = ("trace", "task", "color_message")
-# The web servers' own loggers, which do not pass their lines to the root logger.
-SERVER_LOGGERS = ("uvicorn", "uvicorn.access", "gunicorn.error", "gunicorn.access")
 
 
 class RunningContext(logging.Filter):
@@ -45,8 +44,12 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure_logging() -> None:
-    """Every line, the web server's included, through one handler: LOG_FORMAT and LOG_LEVEL."""
+def configure_logging(server_loggers: Sequence[str] = ()) -> None:
+    """Every line through one handler: LOG_FORMAT and LOG_LEVEL.
+
+    ``server_loggers``: the web server's own loggers, which do not pass their
+    lines to the root logger.
+    """
     handler = logging.StreamHandler()
     handler.addFilter(RunningContext())
     if settings.log_format == "json":
@@ -54,7 +57,7 @@ def configure_logging() -> None:
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    for name in SERVER_LOGGERS:
+    for name in server_loggers:
         server_logger = logging.getLogger(name)
         if server_logger.handlers:
             server_logger.handlers = [handler]

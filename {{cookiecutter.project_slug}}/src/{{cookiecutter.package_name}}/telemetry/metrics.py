@@ -1,7 +1,7 @@
 """Metrics in Prometheus's text format, added up across the processes this one forks.
 
 prometheus_client's multiprocess mode: each process (a prefork pool process, a
-gunicorn worker) writes its counts to files of its own in one directory, and
+web server's worker) writes its counts to files of its own in one directory, and
 whoever serves ``/metrics`` adds up the files. Without it, a pool process's
 counts would leave with it and a scrape would see one process of many.
 A process that counts or serves metrics calls ``use_multiprocess_mode()`` as
@@ -46,7 +46,7 @@ SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 
 
 def remove_own_directory(directory: str, creator: int) -> None:
-    if os.getpid() == creator:  # not a forked gunicorn worker leaving
+    if os.getpid() == creator:  # not a forked web server worker leaving
         shutil.rmtree(directory, ignore_errors=True)
 
 

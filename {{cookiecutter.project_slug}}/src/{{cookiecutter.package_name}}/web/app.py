@@ -23,7 +23,7 @@ from .task_status import ResultsNotShared, read_task_status
 
 logger = logging.getLogger(__name__)
 
-configure_logging()
+configure_logging(("uvicorn", "uvicorn.access"))
 # Counts in files, as every process that serves GET /metrics (telemetry/metrics.py).
 use_multiprocess_mode()
 app = FastAPI(

@@ -25,7 +25,7 @@ from .task_status import ResultsNotShared, read_task_status
 logger = logging.getLogger(__name__)
 request_log = logging.getLogger(f"{__package__}.requests")
 
-configure_logging()
+configure_logging(("gunicorn.error", "gunicorn.access"))
 # Counts in files; under gunicorn its master set this up before forking (gunicorn_config.py).
 use_multiprocess_mode()
 app = Flask(__name__)
@@ -61,7 +61,7 @@ def http_error_as_json(error: HTTPException) -> tuple[Response, int]:
 
 @app.errorhandler(ValidationError)
 def invalid_body(error: ValidationError) -> tuple[Response, int]:
-    # FastAPI's 422 shape, without the input: it may be bytes JSON cannot carry.
+    # pydantic's list of errors, without the input: it may be bytes JSON cannot carry.
     errors = error.errors(include_url=False, include_context=False, include_input=False)
     return problem(errors, 422)
 

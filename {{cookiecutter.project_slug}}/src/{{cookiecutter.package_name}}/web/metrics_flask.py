@@ -13,7 +13,7 @@ from ..telemetry.metrics import metrics_page
 
 metrics_blueprint = Blueprint("metrics", __name__)
 
-# Flask's /users/<int:user_id> labelled as FastAPI's /users/{user_id}.
+# /users/<int:user_id> labelled /users/{user_id}, as the API's description writes it.
 CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 

@@ -13,8 +13,8 @@ class ResultsNotShared(Exception):
     def __str__(self) -> str:
         return (
             "task states are not stored: with CELERY_RESULT_BACKEND=rpc:// a result goes"
-            " back only to the process that sent the task; store results in Redis or"
-            " the database (db+<database URL>) to read them here"
+            " back only to the process that sent the task; store results where every"
+            " process reads them, such as the database (db+<database URL>), to read them here"
         )
 
 

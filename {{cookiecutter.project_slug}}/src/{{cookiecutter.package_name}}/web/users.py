@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..models import User
 from ..tasks import get_from_db
 
-# No control characters (PostgreSQL refuses NUL), and one character that is
+# No control characters (a database may refuse NUL), and one character that is
 # not a space. A pattern, so the OpenAPI description states the rule.
 CONTROL = r"\x00-\x1f\x7f-\x9f"
 NAME_PATTERN = rf"^[^{CONTROL}]*[^\s{CONTROL}][^{CONTROL}]*$"

@@ -1,0 +1,93 @@
+"""What PostgreSQL (psycopg 3) needs: connection options, listeners, and its error codes.
+
+``engine.py``, ``connection_checks.py``, ``transient_errors.py`` and the
+outbox relay ask this module what they need to know about the database server.
+"""
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+
+from ..config import settings
+
+# https://www.postgresql.org/docs/current/errcodes-appendix.html
+POSTGRESQL_TRANSIENT_SQLSTATES = {
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available (lock_timeout)
+    "53300",  # too_many_connections
+    "57P01",  # admin_shutdown
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now (starting up, recovering)
+}
+# Class 08: connection exceptions (refused, lost, protocol failure).
+POSTGRESQL_TRANSIENT_CLASSES = {"08"}
+
+# The relay's transaction: PostgreSQL's default READ COMMITTED suits it.
+RELAY_EXECUTION_OPTIONS: dict[str, Any] = {}
+# PostgreSQL reads a multi-column index without sorting only when told all its columns.
+ORDER_BY_EVERY_INDEX_COLUMN = True
+
+
+def connect_args(url: URL) -> dict[str, Any]:
+    args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout}
+    if settings.db_statement_timeout:
+        milliseconds = round(settings.db_statement_timeout * 1000)
+        args["options"] = f"-c statement_timeout={milliseconds}"
+    return args
+
+
+def prepare_engine(engine: Engine) -> None:
+    """Hand the next user a connection that begins transactions (``read_without_transaction``)."""
+
+    @event.listens_for(engine, "reset")
+    def _transactions_again(
+        dbapi_connection: Any, _: ConnectionPoolEntry, __: PoolResetState
+    ) -> None:
+        if dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
+
+
+def read_without_transaction(connection: Connection) -> None:
+    """psycopg: no BEGIN before this connection's statements until it returns to the pool.
+
+    The driver's own switch, where ``isolation_level="AUTOCOMMIT"`` would also
+    set the isolation level, and reset both on return: four driver calls, not
+    two. Statements share no snapshot. SQLite (embedded mode) keeps its BEGIN.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    driver: Any = connection.connection.driver_connection
+    driver.autocommit = True
+
+
+def plain_socket(dbapi_connection: Any) -> int | None:
+    """The connection's socket; None over TLS or for a driver not known here."""
+    # TLS 1.3 may deliver records nobody asked for, which would look like a
+    # closed connection: those get a real ping.
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is not None:
+        return None if pgconn.ssl_in_use else int(pgconn.socket)
+    return None
+
+
+def in_transaction(dbapi_connection: Any) -> bool:
+    """Whether psycopg says a transaction is open; True when it cannot say."""
+    status = getattr(getattr(dbapi_connection, "info", None), "transaction_status", None)
+    if status is not None:  # IDLE, or INTRANS, INERROR, ACTIVE
+        return bool(status.name != "IDLE")
+    return True
+
+
+def server_error_is_transient(error: DBAPIError) -> bool:
+    """Whether psycopg's error may heal, by its SQLSTATE."""
+    sqlstate: str | None = getattr(error.orig, "sqlstate", None)
+    if sqlstate is None:
+        # Not from the server: psycopg's own errors are about the connection.
+        return isinstance(error, OperationalError)
+    return (
+        sqlstate in POSTGRESQL_TRANSIENT_SQLSTATES or sqlstate[:2] in POSTGRESQL_TRANSIENT_CLASSES
+    )
