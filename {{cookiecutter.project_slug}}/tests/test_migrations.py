@@ -12,10 +12,10 @@ from sqlalchemy_utils import create_database, drop_database
 
 from .support.database_state import SERVICE_TABLES
 from .support.run import alembic
+from .support.waiting import TIMEOUT
 from scripts.processes import PROJECT_ROOT
 
 PRESTART = "{{ cookiecutter.package_name }}.prestart"
-TIMEOUT = 60
 
 
 @pytest.fixture

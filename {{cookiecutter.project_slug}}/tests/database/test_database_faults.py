@@ -14,10 +14,9 @@ from ..support.probe_tasks import insert_record, journal_lines, read_record, ren
 from ..support.records import add_record
 from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import has_retried, own_worker
 
-TIMEOUT = 60
 pytestmark = pytest.mark.usefixtures("database_server")
 
 

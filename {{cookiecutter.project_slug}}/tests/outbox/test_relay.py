@@ -40,9 +40,8 @@ from ..support.records import Record
 from ..support.results import deliveries, result_of
 from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
+from ..support.waiting import TIMEOUT
 from ..support.workers import ChildProcess
-
-TIMEOUT = 60
 
 
 def record_data(record: Record) -> dict[str, object]:

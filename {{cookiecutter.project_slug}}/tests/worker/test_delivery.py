@@ -14,10 +14,9 @@ from ..support.broker_state import messages_waiting
 from ..support.probe_tasks import journal_lines, read_record, rename_slowly, report_leftover
 from ..support.records import Record, add_record
 from ..support.run import RUN_ID, queue_of
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
 
-TIMEOUT = 60
 # The service reserves one task per process, the one it runs; a worker that
 # reserves one more shows what becomes of a reserved task at shutdown.
 PREFETCH_TWO = ["--prefetch-multiplier=2"]

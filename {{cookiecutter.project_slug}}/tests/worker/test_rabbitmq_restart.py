@@ -25,11 +25,10 @@ from ..support.broker_state import messages_waiting
 from ..support.probe_tasks import journal_lines, rename_slowly
 from ..support.records import Record, add_record
 from ..support.run import RUN_ID, queue_of
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import own_worker
 from scripts.processes import ChildProcess, free_port
 
-TIMEOUT = 60
 TASKS = 12
 # Longer than the worker takes to stop the tasks running when the connection
 # is lost: with rpc:// results it reports each one stopped through the broker,

@@ -27,7 +27,6 @@ from ..support.waiting import wait_until
 from ..support.workers import ChildProcess, own_worker
 from scripts.processes import running_relay
 
-TIMEOUT = 60
 # Every write goes to the append-only file, synced before Redis answers.
 PERSISTENT = ("--appendonly", "yes", "--appendfsync", "always")
 

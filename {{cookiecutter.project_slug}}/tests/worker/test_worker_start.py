@@ -7,9 +7,9 @@ from {{ cookiecutter.package_name }}.config import settings
 
 from ..support.probe_tasks import hold_session
 from ..support.run import TMP_DIR, queue_of
+from ..support.waiting import TIMEOUT
 from ..support.workers import ProcessFailed, own_worker
 
-TIMEOUT = 60
 THREADS = 16
 
 
