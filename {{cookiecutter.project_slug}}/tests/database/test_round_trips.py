@@ -9,9 +9,9 @@ its count in tests/test_tasks.py.)
 import pytest
 from sqlalchemy.orm import Session, scoped_session
 
+from ..support.environment import queue_of
 from ..support.probe_tasks import insert_record, read_record
 from ..support.records import add_record
-from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
 from ..support.waiting import TIMEOUT
 from ..support.workers import own_worker

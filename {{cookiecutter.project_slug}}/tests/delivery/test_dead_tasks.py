@@ -20,12 +20,12 @@ from {{ cookiecutter.package_name }}.delivery.broker import service_queue
 from {{ cookiecutter.package_name }}.delivery.lost_process import TaskIsDead
 
 from ..support.broker_state import delete_queue, is_dead
+from ..support.environment import queue_of
 from ..support.metrics import scrape_port
 from ..support.probe_tasks import die_while, journal_lines
-from ..support.run import queue_of
+from ..support.processes import free_port
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
-from scripts.processes import free_port
 
 MAX_DELIVERIES = settings.task_max_deliveries
 

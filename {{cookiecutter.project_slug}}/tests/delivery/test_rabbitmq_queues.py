@@ -23,6 +23,7 @@ from {{ cookiecutter.package_name }}.outbox import add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.relay import relay_batch
 
 from ..support.broker_state import delete_queue, is_dead, messages_waiting
+from ..support.environment import queue_of
 from ..support.outbox_state import add_channel_closer, new_record, stored
 from ..support.probe_tasks import (
     die_while,
@@ -33,7 +34,6 @@ from ..support.probe_tasks import (
 )
 from ..support.rabbitmq_vhost import QueueInfo, own_vhost
 from ..support.records import add_record
-from ..support.run import queue_of
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import own_worker
 

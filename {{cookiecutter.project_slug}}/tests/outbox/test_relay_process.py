@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.relay import BATCH_SIZE, relay_batch
 
 from ..support.broker_state import messages_waiting
+from ..support.environment import TMP_DIR
 from ..support.liveness import alive, heartbeat_env, hung
 from ..support.outbox_state import (
     add_messages,
@@ -24,10 +25,9 @@ from ..support.outbox_state import (
     stored_unsent,
 )
 from ..support.probe_tasks import read_record
-from ..support.run import TMP_DIR
+from ..support.processes import running_relay
 from ..support.tcp_proxy import TcpProxy
 from ..support.waiting import TIMEOUT, wait_until
-from scripts.processes import running_relay
 
 
 def test_status_dead_and_revive_from_the_command_line(session: scoped_session[Session]) -> None:

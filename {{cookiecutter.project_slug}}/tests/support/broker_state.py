@@ -13,7 +13,7 @@ from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.delivery.broker import dead_queue, service_queue
 from {{ cookiecutter.package_name }}.delivery.dead_tasks import dead_tasks
 
-from scripts.processes import ChildProcess, free_port
+from .processes import ChildProcess, free_port
 
 
 def celery_queue(name: str | Queue) -> Queue:

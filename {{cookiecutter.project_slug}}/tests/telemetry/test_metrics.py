@@ -15,13 +15,13 @@ from {{ cookiecutter.package_name }}.telemetry.metrics import metrics_page
 from {{ cookiecutter.package_name }}.telemetry.task_metrics import TASKS
 from {{ cookiecutter.package_name }}.telemetry.waiting_work import WaitingWork
 
+from ..support.environment import TMP_DIR, queue_of
 from ..support.metrics import parse, scrape_port, serves_metrics
 from ..support.outbox_state import add_messages, add_unpublishable, new_record
 from ..support.probe_tasks import end_attempt, insert_record
-from ..support.run import TMP_DIR, queue_of
+from ..support.processes import free_port, running_relay
 from ..support.waiting import wait_until
 from ..support.workers import own_worker
-from scripts.processes import free_port, running_relay
 
 RUNS = "celery_tasks_total"
 # How each of end_attempt's outcomes is counted; a retry runs again and succeeds.

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.telemetry.tracing import start_tracing
 
+from ..support.environment import TMP_DIR, queue_of
 from ..support.otlp_receiver import otlp_receiver
 from ..support.probe_tasks import insert_record
-from ..support.run import TMP_DIR, queue_of
 from ..support.traces import PRODUCER, children, is_sql, run_span
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker

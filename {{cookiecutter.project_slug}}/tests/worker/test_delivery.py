@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, scoped_session
 from {{ cookiecutter.package_name }}.celery import app
 
 from ..support.broker_state import messages_waiting
+from ..support.environment import RUN_ID, queue_of
 from ..support.probe_tasks import journal_lines, read_record, rename_slowly, report_leftover
 from ..support.records import Record, add_record
-from ..support.run import RUN_ID, queue_of
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ..support.environment import queue_of
 from ..support.liveness import alive, heartbeat_env, hung, probe
 from ..support.probe_tasks import end_attempt
-from ..support.run import queue_of
 from ..support.tcp_proxy import DEFAULT_PORTS, scheme
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import own_worker

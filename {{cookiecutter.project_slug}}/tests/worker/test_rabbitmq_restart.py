@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session, scoped_session
 from {{ cookiecutter.package_name }}.config import settings
 
 from ..support.broker_state import messages_waiting
+from ..support.environment import RUN_ID, queue_of
 from ..support.probe_tasks import journal_lines, rename_slowly
+from ..support.processes import ChildProcess, free_port
 from ..support.records import Record, add_record
-from ..support.run import RUN_ID, queue_of
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import own_worker
-from scripts.processes import ChildProcess, free_port
 
 TASKS = 12
 # Longer than the worker takes to stop the tasks running when the connection
