@@ -76,7 +76,7 @@ def keep_broker(broker: str) -> None:
                 remove(path)
         if other != broker:
             remove(
-                f"tests/worker/test_{other}_restart.py", f"tests/delivery/test_{other}_queues.py"
+                f"tests/delivery/test_{other}_restart.py", f"tests/delivery/test_{other}_queues.py"
             )
     if broker != "rabbitmq":
         remove("tests/support/rabbitmq_vhost.py", "tests/support/vhost_round_trip.py")

@@ -89,9 +89,9 @@ BROKER_VARIANTS = [
     for module in ("broker", "request", "batch_publish")
     for broker in ("redis", "rabbitmq")
 ]
-REDIS_ONLY = ["tests/worker/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]
+REDIS_ONLY = ["tests/delivery/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]
 RABBITMQ_ONLY = [
-    "tests/worker/test_rabbitmq_restart.py",
+    "tests/delivery/test_rabbitmq_restart.py",
     "tests/delivery/test_rabbitmq_queues.py",
     "tests/support/rabbitmq_vhost.py",
     "tests/support/vhost_round_trip.py",
