@@ -72,6 +72,7 @@ WEB_FILES = [
     "tests/web/test_users.py",
     "tests/web/test_health.py",
     "tests/web/test_task_status.py",
+    "tests/telemetry/test_logs.py",
 ]
 FASTAPI_ONLY = [f"{WEB}/deps.py", "tests/web/test_openapi.py"]
 FLASK_VARIANTS = [f"{WEB}/app_flask.py", f"{WEB}/user_routes_flask.py"]
