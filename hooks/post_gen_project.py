@@ -55,7 +55,7 @@ def keep_flask_web() -> None:
 
 def remove_web_files() -> None:
     remove(WEB, "scripts/demo_http.py", "scripts/web_process.py", "tests/web")
-    remove("tests/support/web_server.py", KUBERNETES / "web.yaml")
+    remove("tests/support/web_server.py", "tests/telemetry/test_logs.py", KUBERNETES / "web.yaml")
 
 
 DELIVERY = PACKAGE / "delivery"
@@ -76,7 +76,7 @@ def keep_broker(broker: str) -> None:
                 remove(path)
         if other != broker:
             remove(
-                f"tests/worker/test_{other}_restart.py", f"tests/delivery/test_{other}_queues.py"
+                f"tests/delivery/test_{other}_restart.py", f"tests/delivery/test_{other}_queues.py"
             )
     if broker != "rabbitmq":
         remove("tests/support/rabbitmq_vhost.py", "tests/support/vhost_round_trip.py")

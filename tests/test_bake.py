@@ -74,6 +74,7 @@ WEB_FILES = [
     "tests/web/test_users.py",
     "tests/web/test_health.py",
     "tests/web/test_task_status.py",
+    "tests/telemetry/test_logs.py",
 ]
 FASTAPI_ONLY = [f"{WEB}/deps.py", "tests/web/test_openapi.py"]
 FLASK_VARIANTS = [f"{WEB}/app_flask.py", f"{WEB}/user_routes_flask.py"]
@@ -91,9 +92,9 @@ BROKER_VARIANTS = [
     for module in ("broker", "delivery_count", "batch_publish")
     for broker in ("redis", "rabbitmq")
 ]
-REDIS_ONLY = ["tests/worker/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]
+REDIS_ONLY = ["tests/delivery/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]
 RABBITMQ_ONLY = [
-    "tests/worker/test_rabbitmq_restart.py",
+    "tests/delivery/test_rabbitmq_restart.py",
     "tests/delivery/test_rabbitmq_queues.py",
     "tests/support/rabbitmq_vhost.py",
     "tests/support/vhost_round_trip.py",

@@ -88,7 +88,7 @@ def test_the_seam_finder_finds_seams() -> None:
     assert seams(doubled) == ["3: two blank lines"]
 
 
-# `tests/worker/test_delivery.py`, `database/connection_checks.py`, `db.py`.
+# `tests/test_celery.py`, `database/connection_checks.py`, `db.py`.
 NAMED_FILE = re.compile(r"`([\w./-]+\.py)`")
 
 

@@ -20,8 +20,9 @@ from {{ cookiecutter.package_name }}.telemetry.metrics import use_multiprocess_m
 
 from .support.broker_state import delete_queue
 from .support.database_state import empty_tables
+from .support.environment import TMP_DIR, queue_of, require_server
+from .support.processes import alembic
 from .support.records import RecordBase
-from .support.run import TMP_DIR, alembic, queue_of, require_server
 from .support.tcp_proxy import DEFAULT_PORTS, TcpProxy, scheme
 from .support.workers import ChildProcess, own_worker
 

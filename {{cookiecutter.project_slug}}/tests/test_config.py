@@ -4,7 +4,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings
 
-from scripts.processes import PROJECT_ROOT
+from .support.environment import PROJECT_ROOT
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

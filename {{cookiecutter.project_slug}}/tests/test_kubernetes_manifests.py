@@ -12,7 +12,7 @@ import yaml
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import Settings
 
-from scripts.processes import PROJECT_ROOT
+from .support.environment import PROJECT_ROOT
 
 KUBERNETES = PROJECT_ROOT / "deploy" / "kubernetes"
 

@@ -11,11 +11,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy_utils import create_database, drop_database
 
 from .support.database_state import SERVICE_TABLES
-from .support.run import alembic
-from scripts.processes import PROJECT_ROOT
+from .support.environment import PROJECT_ROOT
+from .support.processes import alembic
+from .support.waiting import TIMEOUT
 
 PRESTART = "{{ cookiecutter.package_name }}.prestart"
-TIMEOUT = 60
 
 
 @pytest.fixture

@@ -15,12 +15,10 @@ from {{ cookiecutter.package_name }}.tasks import (
 )
 
 from .support.database_state import busy_connections
-from .support.run import queue_of
+from .support.environment import queue_of
 from .support.tcp_proxy import TcpProxy
-from .support.waiting import wait_until
+from .support.waiting import TIMEOUT, wait_until
 from .support.workers import ChildProcess, has_retried, own_worker
-
-TIMEOUT = 60
 
 
 def add_user(session: scoped_session[Session], user_id: int, name: str = "Ada") -> None:

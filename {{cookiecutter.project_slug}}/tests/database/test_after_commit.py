@@ -17,9 +17,8 @@ from {{ cookiecutter.package_name }}.db import engine
 from ..support.broker_state import messages_waiting
 from ..support.probe_tasks import read_record, report_leftover
 from ..support.records import Record
+from ..support.waiting import TIMEOUT
 from ..support.workers import ChildProcess
-
-TIMEOUT = 60
 
 
 def new_record(session: Session | scoped_session[Session], record_id: int) -> None:

@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy.orm import Session, scoped_session
 
 from ..support.database_state import terminate_connections
+from ..support.environment import queue_of
 from ..support.probe_tasks import insert_record, journal_lines, read_record, rename_slowly
 from ..support.records import add_record
-from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import has_retried, own_worker
 
-TIMEOUT = 60
 pytestmark = pytest.mark.usefixtures("database_server")
 
 

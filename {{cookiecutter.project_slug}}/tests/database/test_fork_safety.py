@@ -22,10 +22,10 @@ from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import engine
 
 from ..support.database_state import PeakConnections, busy_connections, connection_count
-from ..support.own_tasks import record_name
+from ..support.environment import queue_of
+from ..support.owner_tasks import record_name
 from ..support.probe_tasks import read_record
 from ..support.records import Record
-from ..support.run import queue_of
 from ..support.workers import own_worker
 
 RECORDS = 100
@@ -41,7 +41,7 @@ def task_count(broker_url: str) -> int:
 WORKERS = {
     # app module (None: the service's own), the task each child runs, its result
     "on SqlAlchemyTask": (None, read_record, lambda n: {"id": n, "name": f"record {n}"}),
-    "own tasks only": ("tests.support.own_app", record_name, lambda n: f"record {n}"),
+    "own tasks only": ("tests.support.owner_app", record_name, lambda n: f"record {n}"),
 }
 
 

@@ -9,13 +9,13 @@ its count in tests/test_tasks.py.)
 import pytest
 from sqlalchemy.orm import Session, scoped_session
 
+from ..support.environment import queue_of
 from ..support.probe_tasks import insert_record, read_record
 from ..support.records import add_record
-from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
+from ..support.waiting import TIMEOUT
 from ..support.workers import own_worker
 
-TIMEOUT = 60
 # Round trips per task. A read by id with session.get on PostgreSQL: the
 # SELECT, in autocommit (read_in_autocommit). On MySQL/MariaDB: the SELECT,
 # then the ROLLBACK that ends its snapshot. An insert on PostgreSQL: BEGIN,

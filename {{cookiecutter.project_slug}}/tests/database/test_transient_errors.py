@@ -10,12 +10,11 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
+from ..support.environment import queue_of
 from ..support.probe_tasks import end_attempt, journal_lines, rename_both, run_statement
 from ..support.records import add_record
-from ..support.run import queue_of
+from ..support.waiting import TIMEOUT
 from ..support.workers import own_worker
-
-TIMEOUT = 60
 
 NEVER_HEAL = {
     "missing table": "SELECT * FROM no_such_table",

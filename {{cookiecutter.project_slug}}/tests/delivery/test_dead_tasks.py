@@ -20,15 +20,14 @@ from {{ cookiecutter.package_name }}.delivery.broker import service_queue
 from {{ cookiecutter.package_name }}.delivery.lost_process import TaskIsDead
 
 from ..support.broker_state import delete_queue, is_dead
+from ..support.environment import queue_of
 from ..support.metrics import scrape_port
 from ..support.probe_tasks import die_while, journal_lines
-from ..support.run import queue_of
-from ..support.waiting import wait_until
+from ..support.processes import free_port
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
-from scripts.processes import free_port
 
 MAX_DELIVERIES = settings.task_max_deliveries
-TIMEOUT = 60
 
 
 @pytest.fixture
@@ -71,7 +70,7 @@ def test_a_task_that_kills_its_process_is_delivered_max_times_then_kept_dead(
             die_while.apply_async((no_flag, str(others)), queue=service_queue(queue))
             for _ in range(5)
         ]
-        wait_until(lambda: is_dead(queue, poison.id), "the task to be dead", TIMEOUT)
+        wait_until(lambda: is_dead(queue, poison.id), "the task to be dead")
         log = worker.log()
         assert [result.get(timeout=TIMEOUT) for result in healthy] == ["survived"] * 5
         metrics = scrape_port(port)
@@ -100,7 +99,7 @@ def test_an_operator_lists_a_dead_task_and_sends_it_again(
 
     with worker_for(poison_queue):
         poison = die_while.apply_async((str(flag), str(journal)), queue=service_queue(queue))
-        wait_until(lambda: is_dead(queue, poison.id), "the task to be dead", TIMEOUT)
+        wait_until(lambda: is_dead(queue, poison.id), "the task to be dead")
 
         listed = delivery_command("dead", queue=queue)
         assert listed.returncode == 0, listed.stderr
@@ -114,13 +113,12 @@ def test_an_operator_lists_a_dead_task_and_sends_it_again(
                 and is_dead(queue, poison.id)
             ),
             "the requeued task to be dead again",
-            TIMEOUT,
         )
 
         flag.unlink()  # the cause is fixed: the task no longer kills its process
         requeued = delivery_command("requeue", poison.id, queue=queue)
         assert requeued.returncode == 0, requeued.stderr
-        wait_until(lambda: journal_lines(journal, "done"), "the requeued task to finish", TIMEOUT)
+        wait_until(lambda: journal_lines(journal, "done"), "the requeued task to finish")
 
     assert len(journal_lines(journal, "start")) == 2 * MAX_DELIVERIES + 1
     assert not is_dead(queue, poison.id)

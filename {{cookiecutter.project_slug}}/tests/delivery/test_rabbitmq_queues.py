@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.outbox import add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.relay import relay_batch
 
 from ..support.broker_state import delete_queue, is_dead, messages_waiting
+from ..support.environment import queue_of
 from ..support.outbox_state import add_channel_closer, new_record, stored
 from ..support.probe_tasks import (
     die_while,
@@ -34,11 +35,9 @@ from ..support.probe_tasks import (
 )
 from ..support.rabbitmq_vhost import QueueInfo, own_vhost
 from ..support.records import add_record
-from ..support.run import queue_of
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import own_worker
 
-TIMEOUT = 60
 LONG_TASK_SECONDS = 12.0
 
 
@@ -103,7 +102,6 @@ def test_a_long_task_does_not_hold_back_a_countdown_task(
             wait_until(
                 lambda: any(journal_lines(journal, "done") for journal in finished),
                 "either task to finish",
-                TIMEOUT,
             )
             assert journal_lines(countdown_journal, "done"), "the countdown task ran when due"
             assert not journal_lines(long_journal, "done")
@@ -133,11 +131,11 @@ def test_a_task_that_kills_its_whole_worker_is_delivered_max_times_too(
 
     for delivery in range(1, settings.task_max_deliveries + 1):
         with own_worker(queue_name, node=f"{queue_name}-{delivery}") as worker:
-            wait_until(worker.exited, "the task to kill its worker", TIMEOUT)
+            wait_until(worker.exited, "the task to kill its worker")
         assert len(journal_lines(journal, "start")) == delivery
 
     with own_worker(queue_name, node=f"{queue_name}-after"):
-        wait_until(lambda: is_dead(queue, poison.id), "the task to be dead", TIMEOUT)
+        wait_until(lambda: is_dead(queue, poison.id), "the task to be dead")
     assert len(journal_lines(journal, "start")) == settings.task_max_deliveries
 
 

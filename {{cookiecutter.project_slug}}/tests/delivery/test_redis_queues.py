@@ -14,8 +14,8 @@ from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import settings
 
 from ..support.broker_state import private_redis
+from ..support.environment import queue_of
 from ..support.probe_tasks import die_while, die_with_worker_while, journal_lines
-from ..support.run import queue_of
 from ..support.waiting import wait_until
 from ..support.workers import own_worker
 

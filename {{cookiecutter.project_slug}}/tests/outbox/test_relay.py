@@ -27,6 +27,7 @@ from {{ cookiecutter.package_name }}.outbox.loop import Relay
 from {{ cookiecutter.package_name }}.outbox.relay import relay_batch, unsent_oldest_first
 
 from ..support.broker_state import messages_waiting, private_redis
+from ..support.environment import queue_of
 from ..support.outbox_state import (
     add_messages,
     add_unpublishable,
@@ -38,11 +39,9 @@ from ..support.outbox_state import (
 from ..support.probe_tasks import read_record
 from ..support.records import Record
 from ..support.results import deliveries, result_of
-from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
+from ..support.waiting import TIMEOUT
 from ..support.workers import ChildProcess
-
-TIMEOUT = 60
 
 
 def record_data(record: Record) -> dict[str, object]:

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.relay import BATCH_SIZE, relay_batch
 
 from ..support.broker_state import messages_waiting
+from ..support.environment import TMP_DIR
 from ..support.liveness import alive, heartbeat_env, hung
 from ..support.outbox_state import (
     add_messages,
@@ -25,12 +26,9 @@ from ..support.outbox_state import (
     stored_unsent,
 )
 from ..support.probe_tasks import read_record
-from ..support.run import TMP_DIR
+from ..support.processes import running_relay
 from ..support.tcp_proxy import TcpProxy
-from ..support.waiting import wait_until
-from scripts.processes import running_relay
-
-TIMEOUT = 60
+from ..support.waiting import TIMEOUT, wait_until
 
 
 def test_status_dead_and_revive_from_the_command_line(session: scoped_session[Session]) -> None:
@@ -149,7 +147,7 @@ def test_two_relays_share_the_work_and_publish_each_message_once(
         two.wait_until(lambda: "relay started" in two.log(), "two to start", TIMEOUT)
         # One commit: both relays wake to the same work.
         add_messages(session, messages, unwatched_queue)
-        wait_until(lambda: stored_unsent() == 0, "the relays to send everything", TIMEOUT)
+        wait_until(lambda: stored_unsent() == 0, "the relays to send everything")
         one.stop(timeout=TIMEOUT)
         two.stop(timeout=TIMEOUT)
 
@@ -168,14 +166,14 @@ def test_a_commit_wakes_the_relay_on_postgresql_and_its_next_pass_elsewhere(
     add_messages(session, 1, unwatched_queue)
     with running_relay(TMP_DIR / "relay-wakes.log", {"OUTBOX_RELAY_EVERY": every}) as relay:
         # The first pass sends the first message, then the relay sleeps.
-        wait_until(lambda: messages_waiting(unwatched_queue) == 1, "the first pass", TIMEOUT)
+        wait_until(lambda: messages_waiting(unwatched_queue) == 1, "the first pass")
         listening = "as each message commits (LISTEN outbox_messages)" in relay.log()
         assert listening == notified, relay.log()
         assert f"and every {every}s" in relay.log() or f"a pass every {every}s" in relay.log()
 
         add_messages(session, 1, unwatched_queue)
 
-        wait_until(lambda: messages_waiting(unwatched_queue) == 2, "the relay's wake-up", TIMEOUT)
+        wait_until(lambda: messages_waiting(unwatched_queue) == 2, "the relay's wake-up")
 
 
 @pytest.mark.usefixtures("broker", "database_url")
@@ -183,7 +181,7 @@ def test_the_relay_beats_from_its_loop_and_is_dead_once_it_hangs(tmp_path: Path)
     heartbeat = str(tmp_path / "heartbeat")
     env = heartbeat_env(heartbeat) | {"OUTBOX_RELAY_EVERY": "0.2"}
     with running_relay(TMP_DIR / "relay-heartbeat.log", env) as relay:
-        wait_until(lambda: alive(heartbeat), "the relay's first heartbeat", TIMEOUT)
+        wait_until(lambda: alive(heartbeat), "the relay's first heartbeat")
         with hung(relay):
-            wait_until(lambda: not alive(heartbeat), "the probe to call it dead", TIMEOUT)
-        wait_until(lambda: alive(heartbeat), "the relay to beat again", TIMEOUT)
+            wait_until(lambda: not alive(heartbeat), "the probe to call it dead")
+        wait_until(lambda: alive(heartbeat), "the relay to beat again")

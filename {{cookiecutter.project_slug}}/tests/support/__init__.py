@@ -1,9 +1,9 @@
 """Helpers for the tests: the run's database and queue, processes, servers' state, probe tasks.
 
 Importing any of them first points the settings at this run's own database and
-queue (``run.py``), before a helper can build the engine or the Celery app.
+queue (``environment.py``), before a helper can build the engine or the Celery app.
 """
 
-from .run import use_this_runs_database_and_queue
+from .environment import use_this_runs_database_and_queue
 
 use_this_runs_database_and_queue()

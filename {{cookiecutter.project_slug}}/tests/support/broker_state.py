@@ -1,5 +1,11 @@
-"""What the broker holds, seen through kombu as Celery itself sees it."""
+"""What the broker holds, seen through kombu as Celery itself sees it; and brokers of a test's own.
 
+``RedisServer`` and ``RabbitMQNode`` start a server apart from the machine's,
+for a test that must stop, restart or reconfigure it.
+"""
+
+import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -7,13 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kombu import Queue
+from kombu import Connection, Queue
 
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.delivery.broker import dead_queue, service_queue
 from {{ cookiecutter.package_name }}.delivery.dead_tasks import dead_tasks
 
-from scripts.processes import ChildProcess, free_port
+from .environment import RUN_ID
+from .processes import ChildProcess, free_port
+from .waiting import TIMEOUT
 
 
 def celery_queue(name: str | Queue) -> Queue:
@@ -99,3 +107,68 @@ def private_redis(*options: str) -> Iterator[str]:
             yield server.url
         finally:
             server.stop()
+
+
+def rabbitmq_server() -> str | None:
+    """The ``rabbitmq-server`` script, if RabbitMQ is installed here.
+
+    Debian and Ubuntu put a wrapper on PATH that switches to the ``rabbitmq``
+    user (and its data directory); the script it wraps runs as the caller.
+    """
+    packaged = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+    return str(packaged) if packaged.exists() else shutil.which("rabbitmq-server")
+
+
+class RabbitMQNode:
+    """A RabbitMQ node of the test's own, on free ports, with its data in ``folder``.
+
+    ``restart()`` stops it as an operator or a container runtime would
+    (SIGTERM, a clean shutdown) and starts it again on the same data.
+    """
+
+    def __init__(self, program: str, folder: Path) -> None:
+        port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{port}//"
+        self.program = program
+        self.log_path = folder / "server.log"
+        config = folder / "rabbitmq.conf"
+        config.write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+        plugins = folder / "enabled_plugins"
+        plugins.write_text("[].\n")
+        no_env_file = folder / "rabbitmq-env.conf"
+        no_env_file.write_text("")
+        self.env = {
+            **os.environ,
+            # The Erlang cookie goes to $HOME: a cookie of its own.
+            "HOME": str(folder),
+            "RABBITMQ_NODENAME": f"test-{RUN_ID}-{port}@localhost",
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "RABBITMQ_CONFIG_FILE": str(config),
+            "RABBITMQ_CONF_ENV_FILE": str(no_env_file),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+            "RABBITMQ_MNESIA_BASE": str(folder / "data"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+        }
+        self.process: ChildProcess | None = None
+
+    def start(self) -> None:
+        self.process = ChildProcess([self.program], self.log_path, self.env)
+        self.process.wait_until(self.answers, "rabbitmq-server", timeout=TIMEOUT)
+
+    def answers(self) -> bool:
+        with Connection(self.url, connect_timeout=1) as connection:
+            try:
+                connection.connect()
+            except connection.connection_errors:
+                return False
+            return True
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=TIMEOUT)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from scripts.processes import ChildProcess
+from .processes import ChildProcess
 
 # Short, so that a test sees a hung process declared dead in seconds.
 HEARTBEAT_EVERY = 0.3

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, scoped_session
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
 
+from .environment import PROJECT_ROOT
 from .probe_tasks import read_record
 from .records import Record
-from scripts.processes import PROJECT_ROOT
 
 
 def stored(task_id: str) -> OutboxMessage:

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from {{ cookiecutter.package_name }}.config import settings
 
-from .run import RUN_ID
+from .environment import RUN_ID
 
 
 def rabbitmqctl(*args: str) -> str:

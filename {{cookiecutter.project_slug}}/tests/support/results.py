@@ -12,10 +12,8 @@ from celery.result import AsyncResult
 
 from {{ cookiecutter.package_name }}.celery import app
 
-from .waiting import wait_until
+from .waiting import TIMEOUT, wait_until
 from .workers import ChildProcess
-
-TIMEOUT = 60
 
 
 def results_are_stored() -> bool:
@@ -36,7 +34,7 @@ def result_of(task_id: str, worker: ChildProcess) -> object:
 
 def result_in_log(task_id: str, worker: ChildProcess) -> object:
     marker = f"[{task_id}] succeeded in "
-    wait_until(lambda: marker in worker.log(), f"task {task_id} to succeed", TIMEOUT)
+    wait_until(lambda: marker in worker.log(), f"task {task_id} to succeed")
     line = next(line for line in worker.log().splitlines() if marker in line)
     # "... succeeded in 0.01s: {'id': 1, ...}"
     return ast.literal_eval(line.split(marker, 1)[1].split(": ", 1)[1])

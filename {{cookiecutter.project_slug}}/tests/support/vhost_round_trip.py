@@ -15,8 +15,7 @@ from {{ cookiecutter.package_name }}.config import settings
 
 from .probe_tasks import die_while, end_attempt
 from .rabbitmq_vhost import queues_in
-
-TIMEOUT = 60
+from .waiting import TIMEOUT
 
 
 def main(vhost: str, journal: Path) -> None:

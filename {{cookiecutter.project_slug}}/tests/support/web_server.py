@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from .run import TMP_DIR
-from scripts.processes import ChildProcess
+from .environment import TMP_DIR
+from .processes import ChildProcess
 from scripts.web_process import running_web_server
 
 

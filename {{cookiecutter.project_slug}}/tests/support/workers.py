@@ -7,8 +7,9 @@ hides exactly the bugs these tests look for.
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from .run import RUN_ID, TMP_DIR, queue_of
-from scripts.processes import ChildProcess, ProcessFailed, running_worker, worker_command
+from .environment import RUN_ID, TMP_DIR, queue_of
+from .processes import ChildProcess, ProcessFailed
+from scripts.processes import running_worker, worker_command
 
 __all__ = ["ChildProcess", "ProcessFailed", "has_retried", "own_worker"]
 

@@ -15,15 +15,14 @@ from {{ cookiecutter.package_name }}.outbox.gauges import OutboxGauges
 from {{ cookiecutter.package_name }}.telemetry.metrics import metrics_page
 from {{ cookiecutter.package_name }}.telemetry.task_metrics import TASKS
 
+from ..support.environment import TMP_DIR, queue_of
 from ..support.metrics import parse, scrape_port, serves_metrics
 from ..support.outbox_state import add_messages, add_unpublishable, new_record
 from ..support.probe_tasks import end_attempt, insert_record
-from ..support.run import TMP_DIR, queue_of
+from ..support.processes import free_port, running_relay
 from ..support.waiting import wait_until
 from ..support.workers import own_worker
-from scripts.processes import free_port, running_relay
 
-TIMEOUT = 60
 RUNS = "celery_tasks_total"
 # How each of end_attempt's outcomes is counted; a retry runs again and succeeds.
 SENT = {"succeed": 4, "fail": 1, "retry": 1, "ignore": 1, "reject": 1}
@@ -42,7 +41,7 @@ def test_a_prefork_worker_counts_the_runs_of_all_its_processes_by_outcome() -> N
         # embedded broker, polled each second, starts it up to a second late.)
         insert_record.apply_async(("later",), countdown=3, queue=queue)
         runs = sum(COUNTED.values()) + 1
-        wait_until(lambda: scrape_port(port).value(RUNS) == runs, f"{runs} runs counted", TIMEOUT)
+        wait_until(lambda: scrape_port(port).value(RUNS) == runs, f"{runs} runs counted")
         metrics = scrape_port(port)
 
     for outcome, times in COUNTED.items():
@@ -75,19 +74,17 @@ def test_the_relay_serves_the_queue_length_while_no_worker_runs(
     port = free_port()
     env = {"METRICS_PORT": str(port), "CELERY_QUEUE": unwatched_queue, "OUTBOX_MAX_ATTEMPTS": "1"}
     with running_relay(TMP_DIR / "relay-metrics.log", env):
-        wait_until(lambda: serves_metrics(port), "the relay to serve /metrics", TIMEOUT)
+        wait_until(lambda: serves_metrics(port), "the relay to serve /metrics")
         add_messages(session, 3, unwatched_queue)
         add_unpublishable(session, new_record(session))
         session.commit()
         wait_until(
             lambda: scrape_port(port).value("celery_queue_length", queue=unwatched_queue) == 3,
             "three messages counted in the queue",
-            TIMEOUT,
         )
         wait_until(
             lambda: scrape_port(port).value("outbox_dead_messages") == 1,
             "the unpublishable message counted dead",
-            TIMEOUT,
         )
         metrics = scrape_port(port)
 

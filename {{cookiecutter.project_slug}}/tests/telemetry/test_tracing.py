@@ -16,14 +16,13 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.telemetry.tracing import start_tracing
 
+from ..support.environment import TMP_DIR, queue_of
 from ..support.otlp_receiver import otlp_receiver
 from ..support.probe_tasks import insert_record
-from ..support.run import TMP_DIR, queue_of
 from ..support.traces import PRODUCER, children, is_sql, run_span
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
 
-TIMEOUT = 60
 TASKS = 6
 # The relay, with the tests' own tasks loaded as the worker loads them
 # (--include): the Celery instrumentation ends a publish span only for a task

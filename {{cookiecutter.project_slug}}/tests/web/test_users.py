@@ -16,9 +16,9 @@ from {{ cookiecutter.package_name }}.db import session_factory
 from {{ cookiecutter.package_name }}.models import User
 
 from ..support.broker_state import messages_waiting
+from ..support.environment import queue_of
 from ..support.otlp_receiver import otlp_receiver
 from ..support.results import result_of
-from ..support.run import queue_of
 from ..support.tcp_proxy import TcpProxy
 from ..support.traces import CLIENT, CONSUMER, PRODUCER, SERVER, is_sql, run_span, spans_of
 from ..support.waiting import wait_until

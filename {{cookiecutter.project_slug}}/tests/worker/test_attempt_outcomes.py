@@ -12,12 +12,11 @@ import pytest
 from celery.result import AsyncResult
 
 from ..support.database_state import abandoned_sessions, busy_connections
+from ..support.environment import queue_of
 from ..support.probe_tasks import end_attempt, report_leftover
-from ..support.run import queue_of
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
 
-TIMEOUT = 60
 QUEUE = queue_of("outcomes")
 
 

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from ..support.environment import queue_of
 from ..support.liveness import alive, heartbeat_env, hung, probe
 from ..support.probe_tasks import end_attempt
-from ..support.run import queue_of
 from ..support.tcp_proxy import DEFAULT_PORTS, scheme
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import own_worker
 
-TIMEOUT = 60
 LONG_TASK = 6.0
 
 
@@ -24,10 +23,10 @@ LONG_TASK = 6.0
 def test_a_busy_worker_is_alive_and_a_hung_one_is_dead(tmp_path: Path) -> None:
     heartbeat = str(tmp_path / "heartbeat")
     with own_worker("heartbeat", concurrency=1, env=heartbeat_env(heartbeat)) as worker:
-        wait_until(lambda: alive(heartbeat), "the first heartbeat", TIMEOUT)
+        wait_until(lambda: alive(heartbeat), "the first heartbeat")
         # Its only pool process busy for longer than the probe's window.
         result = end_attempt.apply_async(("sleep", LONG_TASK), queue=queue_of("heartbeat"))
-        wait_until(lambda: "received" in worker.log(), "the task to be taken", TIMEOUT)
+        wait_until(lambda: "received" in worker.log(), "the task to be taken")
         answers = []
         finishes = time.monotonic() + LONG_TASK - 1
         while time.monotonic() < finishes:
@@ -37,7 +36,7 @@ def test_a_busy_worker_is_alive_and_a_hung_one_is_dead(tmp_path: Path) -> None:
         assert result.get(timeout=TIMEOUT) == "sleep"
 
         with hung(worker):
-            wait_until(lambda: not alive(heartbeat), "the probe to call it dead", TIMEOUT)
+            wait_until(lambda: not alive(heartbeat), "the probe to call it dead")
             assert probe(heartbeat).stdout.startswith("dead: last heartbeat")
 
 
@@ -55,8 +54,8 @@ def test_the_beat_comes_from_the_loop_that_takes_the_tasks(tmp_path: Path, broke
         pytest.skip("the embedded SQLite broker cannot stop the beat: Celery polls it")
     heartbeat = str(tmp_path / "heartbeat")
     with own_worker("heartbeat-solo", pool="solo", env=heartbeat_env(heartbeat)):
-        wait_until(lambda: alive(heartbeat), "the first heartbeat", TIMEOUT)
+        wait_until(lambda: alive(heartbeat), "the first heartbeat")
         result = end_attempt.apply_async(("sleep", LONG_TASK), queue=queue_of("heartbeat-solo"))
-        wait_until(lambda: not alive(heartbeat), "the beat to stop during the task", TIMEOUT)
+        wait_until(lambda: not alive(heartbeat), "the beat to stop during the task")
         assert result.get(timeout=TIMEOUT) == "sleep"
-        wait_until(lambda: alive(heartbeat), "the beat to resume", TIMEOUT)
+        wait_until(lambda: alive(heartbeat), "the beat to resume")

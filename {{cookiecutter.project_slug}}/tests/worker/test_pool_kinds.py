@@ -11,14 +11,13 @@ import pytest
 from sqlalchemy.orm import Session, scoped_session
 
 from ..support.database_state import busy_connections
+from ..support.environment import queue_of
 from ..support.probe_tasks import SessionUse, hold_session, read_record, report_leftover_session
 from ..support.records import add_record
-from ..support.run import queue_of
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import has_retried, own_worker
 
 POOLS = [("prefork", 4), ("threads", 4), ("solo", 1)]
-TIMEOUT = 60
 
 pytestmark = [
     pytest.mark.usefixtures("broker"),

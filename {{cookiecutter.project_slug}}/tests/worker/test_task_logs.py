@@ -5,14 +5,12 @@ import uuid
 
 import pytest
 
+from ..support.environment import queue_of
 from ..support.otlp_receiver import otlp_receiver
 from ..support.probe_tasks import log_at_each_level
-from ..support.run import queue_of
 from ..support.traces import run_span
-from ..support.waiting import wait_until
+from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
-
-TIMEOUT = 60
 
 
 def test_lines_from_any_logger_name_the_running_task(worker: ChildProcess) -> None:

@@ -5,11 +5,11 @@ from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.package_name }}.config import settings
 
+from ..support.environment import TMP_DIR, queue_of
 from ..support.probe_tasks import hold_session
-from ..support.run import TMP_DIR, queue_of
+from ..support.waiting import TIMEOUT
 from ..support.workers import ProcessFailed, own_worker
 
-TIMEOUT = 60
 THREADS = 16
 
 

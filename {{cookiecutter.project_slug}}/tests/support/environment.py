@@ -1,12 +1,11 @@
-"""This test run: its own database, queue and temporary folder.
+"""This test run's environment: its own database, queue and temporary folder.
 
 The processes the tests start (workers, the web API, the relay) inherit the
-run through the environment.
+run through the environment. Also the project's root, and what the run does
+when a server it needs is down (``require_server``).
 """
 
 import os
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -17,6 +16,17 @@ from sqlalchemy.engine import URL, make_url
 from {{ cookiecutter.package_name }} import config
 
 from scripts.processes import PROJECT_ROOT
+
+__all__ = [
+    "PROJECT_ROOT",
+    "RUN_ID",
+    "TEST_SETTINGS",
+    "TMP_DIR",
+    "database_for_this_run",
+    "queue_of",
+    "require_server",
+    "use_this_runs_database_and_queue",
+]
 
 RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
 if "TEST_TMP_DIR" not in os.environ:
@@ -64,14 +74,3 @@ def require_server(what: str, url: str, error: Exception) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(f"{message}; start it{{ ' (docker compose up -d)' if cookiecutter.use_docker else '' }} or point the URL at one")
-
-
-def alembic(*args: str) -> subprocess.CompletedProcess[str]:
-    """The alembic command line, as a user runs it, on this run's database."""
-    return subprocess.run(
-        [sys.executable, "-m", "alembic", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )

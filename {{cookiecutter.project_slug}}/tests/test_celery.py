@@ -1,4 +1,9 @@
-"""Delivery: a crash redelivers, a shutdown hands tasks on, nodes share a queue, JSON only."""
+"""The app's delivery settings in ``celery.py``, on real workers.
+
+Late acknowledgement, rejected on a lost worker, and one reserved task per
+process: a crash redelivers, a shutdown hands tasks on, nodes share a queue;
+and JSON only.
+"""
 
 import os
 import signal
@@ -10,14 +15,13 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.celery import app
 
-from ..support.broker_state import messages_waiting
-from ..support.probe_tasks import journal_lines, read_record, rename_slowly, report_leftover
-from ..support.records import Record, add_record
-from ..support.run import RUN_ID, queue_of
-from ..support.waiting import wait_until
-from ..support.workers import ChildProcess, own_worker
+from .support.broker_state import messages_waiting
+from .support.environment import RUN_ID, queue_of
+from .support.probe_tasks import journal_lines, read_record, rename_slowly, report_leftover
+from .support.records import Record, add_record
+from .support.waiting import TIMEOUT, wait_until
+from .support.workers import ChildProcess, own_worker
 
-TIMEOUT = 60
 # The service reserves one task per process, the one it runs; a worker that
 # reserves one more shows what becomes of a reserved task at shutdown.
 PREFETCH_TWO = ["--prefetch-multiplier=2"]

@@ -20,14 +20,13 @@ from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.outbox import add_to_outbox
 
 from ..support.broker_state import RedisServer, messages_waiting
+from ..support.environment import queue_of
 from ..support.probe_tasks import journal_lines, rename_slowly
+from ..support.processes import running_relay
 from ..support.records import Record, add_record
-from ..support.run import queue_of
 from ..support.waiting import wait_until
 from ..support.workers import ChildProcess, own_worker
-from scripts.processes import running_relay
 
-TIMEOUT = 60
 # Every write goes to the append-only file, synced before Redis answers.
 PERSISTENT = ("--appendonly", "yes", "--appendfsync", "always")
 

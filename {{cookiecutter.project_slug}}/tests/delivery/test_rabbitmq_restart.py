@@ -9,8 +9,6 @@ own (its own ports, data directory and Erlang cookie) and restarts that one:
 the machine's broker and its other clients are never disturbed.
 """
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,85 +19,18 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.config import settings
 
-from ..support.broker_state import messages_waiting
+from ..support.broker_state import RabbitMQNode, messages_waiting, rabbitmq_server
+from ..support.environment import queue_of
 from ..support.probe_tasks import journal_lines, rename_slowly
 from ..support.records import Record, add_record
-from ..support.run import RUN_ID, queue_of
 from ..support.waiting import wait_until
 from ..support.workers import own_worker
-from scripts.processes import ChildProcess, free_port
 
-TIMEOUT = 60
 TASKS = 12
 # Longer than the worker takes to stop the tasks running when the connection
 # is lost: with rpc:// results it reports each one stopped through the broker,
 # which is down, and gives up only after a few seconds.
 RUNNING_SECONDS = 6.0
-
-
-def rabbitmq_server() -> str | None:
-    """The ``rabbitmq-server`` script, if RabbitMQ is installed here.
-
-    Debian and Ubuntu put a wrapper on PATH that switches to the ``rabbitmq``
-    user (and its data directory); the script it wraps runs as the caller.
-    """
-    packaged = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-    return str(packaged) if packaged.exists() else shutil.which("rabbitmq-server")
-
-
-class RabbitMQNode:
-    """A RabbitMQ node of the test's own, on free ports, with its data in ``folder``.
-
-    ``restart()`` stops it as an operator or a container runtime would
-    (SIGTERM, a clean shutdown) and starts it again on the same data.
-    """
-
-    def __init__(self, program: str, folder: Path) -> None:
-        port = free_port()
-        self.url = f"amqp://guest:guest@127.0.0.1:{port}//"
-        self.program = program
-        self.log_path = folder / "server.log"
-        config = folder / "rabbitmq.conf"
-        config.write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
-        plugins = folder / "enabled_plugins"
-        plugins.write_text("[].\n")
-        no_env_file = folder / "rabbitmq-env.conf"
-        no_env_file.write_text("")
-        self.env = {
-            **os.environ,
-            # The Erlang cookie goes to $HOME: a cookie of its own.
-            "HOME": str(folder),
-            "RABBITMQ_NODENAME": f"test-{RUN_ID}-{port}@localhost",
-            "RABBITMQ_DIST_PORT": str(free_port()),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-            "RABBITMQ_CONFIG_FILE": str(config),
-            "RABBITMQ_CONF_ENV_FILE": str(no_env_file),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
-            "RABBITMQ_MNESIA_BASE": str(folder / "data"),
-            "RABBITMQ_LOG_BASE": str(folder / "log"),
-        }
-        self.process: ChildProcess | None = None
-
-    def start(self) -> None:
-        self.process = ChildProcess([self.program], self.log_path, self.env)
-        self.process.wait_until(self.answers, "rabbitmq-server", timeout=TIMEOUT)
-
-    def answers(self) -> bool:
-        with Connection(self.url, connect_timeout=1) as connection:
-            try:
-                connection.connect()
-            except connection.connection_errors:
-                return False
-            return True
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(timeout=TIMEOUT)
-            self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @pytest.fixture
