@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.package_name }}.config import settings
 
-from .support.run import TMP_DIR
+from .support.environment import TMP_DIR
 
 # Lists the files there are once the app is imported: what the process
 # creates, it might remove as it exits.
