@@ -37,8 +37,8 @@ def remove_beat_files() -> None:
 
 
 WEB = PACKAGE / "web"
-# The template carries each framework-specific web module twice, in web/ and
-# web/routes/; Flask's variant ends in _flask and replaces the other.
+# Flask's modules, in web/ and web/routes/, end in _flask: each replaces its
+# FastAPI twin (problems_flask.py has none, FastAPI raises HTTPException).
 FLASK_VARIANTS = "**/*_flask.py"
 
 
