@@ -10,8 +10,10 @@ those is also timed, for the proxy's own cost.
 
 The paths, each reading one user by id as ``get_from_db`` does:
 
-- ``service``: the service's task body and the cleanup the worker runs after
-  it (``end_session``), as a worker process runs them, minus Celery;
+- ``service``: the service's task, called through ``SqlAlchemyTask`` (whose
+  ``read_only`` option puts the connection in autocommit on PostgreSQL before
+  the body runs), and the cleanup the worker runs after it (``end_session``),
+  as a worker process runs them, minus Celery's messaging;
 - ``post_2013``: the 2013 post's task body and its ``db_session.remove()``;
 - ``driver``: the same SELECT on a bare DBAPI connection in autocommit: no
   SQLAlchemy at all, the floor for one round trip.

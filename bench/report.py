@@ -42,7 +42,8 @@ HOW_MEASURED = (
 # Which in-process path stands for which workload.
 INPROCESS_PATH = {"get_from_db": "service", "post_2013": "post_2013", "driver": "driver"}
 # get_from_db's round trips the database allows: the SELECT alone in autocommit
-# on PostgreSQL; the SELECT and the ROLLBACK that ends its snapshot on MySQL.
+# on PostgreSQL (the task's read_only option); the SELECT and the ROLLBACK that
+# ends its snapshot on MySQL.
 ROUND_TRIPS_TARGET = {"postgresql": 1.0, "mysql": 2.0}
 # get_from_db's body and the cleanup after it, in-process, at most this many µs
 # on PostgreSQL: the ORM's own cost over a round trip kept small.

@@ -37,19 +37,18 @@ def remove_beat_files() -> None:
 
 
 WEB = PACKAGE / "web"
-# The template carries each framework-specific web module twice; Flask's
-# variant ends in _flask.
-FLASK_MODULES = ("app", "metrics", "user_routes")
+# Flask's modules, in web/ and web/routes/, end in _flask: each replaces its
+# FastAPI twin (problems_flask.py has none, FastAPI raises HTTPException).
+FLASK_VARIANTS = "**/*_flask.py"
 
 
 def keep_fastapi_web() -> None:
-    remove(*(WEB / f"{module}_flask.py" for module in FLASK_MODULES))
-    remove(WEB / "gunicorn_config.py")
+    remove(*WEB.glob(FLASK_VARIANTS), WEB / "gunicorn_config.py")
 
 
 def keep_flask_web() -> None:
-    for module in FLASK_MODULES:
-        (WEB / f"{module}_flask.py").replace(WEB / f"{module}.py")
+    for variant in list(WEB.glob(FLASK_VARIANTS)):
+        variant.replace(variant.with_name(variant.name.removesuffix("_flask.py") + ".py"))
     remove(WEB / "deps.py", "tests/web/test_openapi.py")
 
 

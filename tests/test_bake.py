@@ -63,11 +63,16 @@ WEB = "src/my_service/web"
 WEB_FILES = [
     f"{WEB}/__init__.py",
     f"{WEB}/app.py",
-    f"{WEB}/user_routes.py",
-    f"{WEB}/users.py",
+    f"{WEB}/metrics.py",
+    f"{WEB}/routes/__init__.py",
+    f"{WEB}/routes/health.py",
+    f"{WEB}/routes/tasks.py",
+    f"{WEB}/routes/users.py",
     f"{WEB}/schemas.py",
+    f"{WEB}/user_schemas.py",
+    f"{WEB}/user_registration.py",
     f"{WEB}/task_status.py",
-    f"{WEB}/health.py",
+    f"{WEB}/server_checks.py",
     "scripts/demo_http.py",
     "scripts/web_process.py",
     "tests/support/web_server.py",
@@ -77,7 +82,11 @@ WEB_FILES = [
     "tests/telemetry/test_logs.py",
 ]
 FASTAPI_ONLY = [f"{WEB}/deps.py", "tests/web/test_openapi.py"]
-FLASK_VARIANTS = [f"{WEB}/app_flask.py", f"{WEB}/user_routes_flask.py"]
+FLASK_ONLY = [f"{WEB}/problems.py", f"{WEB}/gunicorn_config.py"]
+FLASK_VARIANTS = [
+    f"{WEB}/{module}_flask.py"
+    for module in ("app", "metrics", "problems", "routes/health", "routes/tasks", "routes/users")
+]
 DELIVERY = "src/my_service/delivery"
 # Each broker keeps its own queues, delivery counting and batch publishing,
 # under one name.
@@ -126,8 +135,8 @@ DATABASE_VARIANTS = [
         ({"use_docker": True}, ["Dockerfile", "docker-compose.yml", ".dockerignore"], []),
         ({"use_github_actions": False}, [], [".github"]),
         ({"use_github_actions": True}, [".github/workflows/ci.yml"], []),
-        ({"web": "fastapi"}, [*WEB_FILES, *FASTAPI_ONLY], FLASK_VARIANTS),
-        ({"web": "flask"}, WEB_FILES, [*FASTAPI_ONLY, *FLASK_VARIANTS]),
+        ({"web": "fastapi"}, [*WEB_FILES, *FASTAPI_ONLY], [*FLASK_ONLY, *FLASK_VARIANTS]),
+        ({"web": "flask"}, [*WEB_FILES, *FLASK_ONLY], [*FASTAPI_ONLY, *FLASK_VARIANTS]),
         ({"web": "none"}, [], [WEB, *WEB_FILES, "tests/web"]),
         ({"broker": "redis"}, [*BROKER_MODULES, *REDIS_ONLY], [*BROKER_VARIANTS, *RABBITMQ_ONLY]),
         (

@@ -103,7 +103,7 @@ def test_finished_tasks_leave_no_transaction_open(
 
 
 # get_from_db's round trips, counted on the wire: on PostgreSQL the SELECT
-# alone, in autocommit (read_in_autocommit); on MySQL/MariaDB the SELECT, then
+# alone, in autocommit (read_only=True); on MySQL/MariaDB the SELECT, then
 # the ROLLBACK that ends its snapshot.
 GET_FROM_DB_ROUND_TRIPS = {"postgresql": 1, "mysql": 2}
 

@@ -26,6 +26,7 @@ db_session = scoped_session(session_factory)
 def read_in_autocommit(session: Session | scoped_session[Session] = db_session) -> None:
     """Before the first statement: read without BEGIN and ROLLBACK, one round trip each.
 
+    What ``SqlAlchemyTask`` runs before the body of a task marked ``read_only=True``.
     Statements share no snapshot. Only where the driver saves by it (``database/driver.py``).
     """
     read_without_transaction(session.connection())

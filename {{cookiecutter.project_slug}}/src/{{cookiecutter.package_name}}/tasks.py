@@ -6,21 +6,17 @@ Tasks are acknowledged late, so each must be idempotent (docs/design.md).
 from typing import TypedDict
 
 from celery.utils.log import get_task_logger
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, NoResultFound
 
 from .celery import app
-from .db import db_session, read_in_autocommit
+from .db import db_session
 from .models import User
 from .worker.sqlalchemy_task import SqlAlchemyTask
 
 __all__ = ["SqlAlchemyTask", "UserData", "create_user", "get_from_db"]
 
 logger = get_task_logger(__name__)
-
-# Built once: SQLAlchemy finds the compiled SQL by a key it computes once per
-# statement object, where db_session.get() builds and keys a new one each call.
-USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
 
 
 class UserData(TypedDict):
@@ -36,12 +32,12 @@ def require_positive_int(value: object, name: str) -> int:
     return value
 
 
-@app.task(base=SqlAlchemyTask, bind=True)
+# read_only: one read needs no transaction (SqlAlchemyTask says when that holds).
+@app.task(base=SqlAlchemyTask, bind=True, read_only=True)
 def get_from_db(self: SqlAlchemyTask, user_id: int) -> UserData:
     """Return the user's data, waiting (by retrying) until the row exists."""
     user_id = require_positive_int(user_id, "user_id")
-    read_in_autocommit(db_session)  # one read needs no transaction
-    user = db_session.scalars(USER_BY_ID, {"user_id": user_id}).one_or_none()
+    user = db_session.get(User, user_id)
     if user is None:
         # Most likely the transaction that creates it has not committed yet.
         logger.info("user %s not found yet; retrying", user_id)

@@ -17,7 +17,7 @@ from ..support.waiting import TIMEOUT
 from ..support.workers import own_worker
 
 # Round trips per task. A read by id with session.get on PostgreSQL: the
-# SELECT, in autocommit (read_in_autocommit). On MySQL/MariaDB: the SELECT,
+# SELECT, in autocommit (the task is read_only). On MySQL/MariaDB: the SELECT,
 # then the ROLLBACK that ends its snapshot. An insert on PostgreSQL: BEGIN,
 # INSERT, COMMIT (psycopg sends BEGIN on its own); on MySQL/MariaDB: INSERT,
 # COMMIT.

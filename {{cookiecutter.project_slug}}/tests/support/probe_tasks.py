@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import NoResultFound
 
 from {{ cookiecutter.package_name }}.celery import app
-from {{ cookiecutter.package_name }}.db import db_session, read_in_autocommit
+from {{ cookiecutter.package_name }}.db import db_session
 from {{ cookiecutter.package_name }}.worker.sqlalchemy_task import SqlAlchemyTask
 
 from .records import Record
@@ -35,10 +35,9 @@ class RecordData(TypedDict):
     name: str
 
 
-@app.task(base=SqlAlchemyTask, bind=True)
+@app.task(base=SqlAlchemyTask, bind=True, read_only=True)
 def read_record(self: SqlAlchemyTask, record_id: int) -> RecordData:
-    """Read one row in autocommit, retrying until it exists."""
-    read_in_autocommit(db_session)
+    """Read one row (in autocommit on PostgreSQL: ``read_only``), retrying until it exists."""
     record = db_session.get(Record, record_id)
     if record is None:
         raise self.retry(exc=NoResultFound(f"no record with id {record_id}"))

@@ -1,13 +1,13 @@
-"""The Flask app: its error answers, ``/health`` and ``/tasks``, and each resource's routes.
+"""The Flask app: each resource's blueprint (``routes/``), the error answers, the metrics.
 
 Each request uses this thread's ``db_session`` (Flask's "SQLAlchemy in Flask"
-pattern), ended when the request's app context tears down.
+pattern), ended when the request's app context tears down. ``/metrics`` is the
+plumbing's, in ``metrics.py`` beside the hooks that count every request.
 """
 
 import logging
-from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -17,10 +17,9 @@ from ..db import end_session
 from ..telemetry.logs import configure_logging
 from ..telemetry.metrics import use_multiprocess_mode
 from ..telemetry.tracing import start_tracing
-from . import user_routes
-from .health import service_checks
 from .metrics import metrics_blueprint
-from .task_status import ResultsNotShared, read_task_status
+from .problems import problem
+from .routes import health, tasks, users
 
 logger = logging.getLogger(__name__)
 request_log = logging.getLogger(f"{__package__}.requests")
@@ -29,16 +28,14 @@ configure_logging(("gunicorn.error", "gunicorn.access"))
 # Counts in files; under gunicorn its master set this up before forking (gunicorn_config.py).
 use_multiprocess_mode()
 app = Flask(__name__)
-app.register_blueprint(user_routes.blueprint)
+app.register_blueprint(health.blueprint)
+app.register_blueprint(tasks.blueprint)
+app.register_blueprint(users.blueprint)
 app.register_blueprint(metrics_blueprint)
 if start_tracing():
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
     FlaskInstrumentor().instrument_app(app)  # type: ignore[no-untyped-call]
-
-
-def problem(detail: Any, status: int) -> tuple[Response, int]:
-    return jsonify(detail=detail), status
 
 
 @app.after_request
@@ -73,20 +70,3 @@ def database_unavailable(error: SQLAlchemyError) -> tuple[Response, int]:
         raise error
     logger.warning("database unavailable: %s", error)
     return problem("the database is unavailable; try again later", 503)
-
-
-@app.get("/tasks/<uuid:task_id>")
-def read_task(task_id: object) -> tuple[Response, int]:
-    try:
-        status = read_task_status(str(task_id))
-    except ResultsNotShared as error:
-        return problem(str(error), 501)
-    return jsonify(status.model_dump(mode="json")), 200
-
-
-@app.get("/health")
-def health() -> tuple[Response, int]:
-    """200 when the database and the broker answer; 503 names the one that does not."""
-    checks = service_checks()
-    healthy = all(state == "ok" for state in checks.values())
-    return jsonify(checks), 200 if healthy else 503

@@ -1,18 +1,12 @@
-"""Signing up a user: the bodies, and the row and its task in one transaction.
+"""The bodies of ``/users``: what a request sends and what it gets back.
 
 Every limit matches the column it fills: what passes validation can be stored.
 """
 
 from typing import Annotated
 
-from celery.result import AsyncResult
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from ..models import User
-from ..tasks import get_from_db
 
 # No control characters (a database may refuse NUL), and one character that is
 # not a space. A pattern, so the OpenAPI description states the rule.
@@ -54,24 +48,3 @@ class UserOut(BaseModel):
 class UserCreated(BaseModel):
     id: int
     task_id: str
-
-
-class EmailTaken(Exception):
-    """Another user already has this email."""
-
-
-def register_user(session: Session, name: str, email: str) -> tuple[User, AsyncResult]:  # type: ignore[type-arg]
-    """Add the user, commit, and send ``get_from_db(user.id)`` once committed.
-
-    A duplicate email rolls back and raises ``EmailTaken``: no row, no task.
-    """
-    user = User(name=name, email=email)
-    session.add(user)
-    try:
-        session.flush()  # the INSERT runs now: it gives the id and meets the unique email
-        result = get_from_db.apply_async_on_commit((user.id,), session=session)
-        session.commit()
-    except IntegrityError as error:
-        session.rollback()
-        raise EmailTaken(email) from error
-    return user, result

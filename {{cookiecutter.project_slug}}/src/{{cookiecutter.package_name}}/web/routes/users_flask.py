@@ -2,15 +2,13 @@
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..db import db_session
-from ..models import User
-from .users import EmailTaken, NewUser, UserCreated, UserOut, register_user
+from ...db import db_session
+from ...models import User
+from ..problems import problem
+from ..user_registration import EmailTaken, register_user
+from ..user_schemas import NewUser, UserCreated, UserOut
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
-
-
-def problem(detail: str, status: int) -> tuple[Response, int]:
-    return jsonify(detail=detail), status
 
 
 @blueprint.post("")

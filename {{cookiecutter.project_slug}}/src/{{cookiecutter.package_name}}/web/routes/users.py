@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from ..models import User
-from .deps import SessionDep
-from .schemas import Problem
-from .users import EmailTaken, NewUser, UserCreated, UserOut, register_user
+from ...models import User
+from ..deps import SessionDep
+from ..schemas import Problem
+from ..user_registration import EmailTaken, register_user
+from ..user_schemas import NewUser, UserCreated, UserOut
 
 router = APIRouter(prefix="/users")
 
