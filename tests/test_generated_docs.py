@@ -150,3 +150,122 @@ def test_the_comment_count_sees_comments_and_docstrings() -> None:
     )
 
     assert comment_lines(source) == (4, 6)
+
+
+# `db.end_session()`, `forget_inherited_pool`, `TASK_MAX_RETRIES`, `outbox.commands`.
+NAMED_CODE = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
+# Names of settings: each must be a field of config.Settings in that bake.
+SETTING = re.compile(r"^(DATABASE|DB|CELERY|TASK|LOG|METRICS|HEARTBEAT|OUTBOX|COUNT)_[A-Z_]+$")
+
+
+def defined_names(module: Path) -> set[str]:
+    """Top-level functions, classes and assignments of one module."""
+    names: set[str] = set()
+    for node in ast.parse(module.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {target.id for target in targets if isinstance(target, ast.Name)}
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    return names
+
+
+def settings_fields(package: Path) -> set[str]:
+    tree = ast.parse((package / "config.py").read_text())
+    settings = next(
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings"
+    )
+    return {
+        node.target.id.upper()
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+
+
+# What the docs name of Celery, SQLAlchemy, RabbitMQ and OpenTelemetry: their
+# settings and errors, which the service's code need not spell out.
+OTHER_PROJECTS_NAMES = {
+    "DetachedInstanceError",
+    "broker_connection_retry",
+    "consumer_timeout",
+    "parentbased_traceidratio",
+    "rabbitmq.conf",
+    "task_always_eager",
+}
+FILE_SUFFIX = re.compile(r"\.(py|ya?ml|toml|ini|json|cfg|conf|txt|mako)$")
+# `def ship_order(` in a document's own example: a name the reader writes.
+EXAMPLE_DEFINITION = re.compile(r"^\s*(?:def|class)\s+(\w+)|^\s*(\w+)\s*=", re.MULTILINE)
+
+
+def missing_code_names(project: Path, package: Path, text: str) -> set[str]:
+    """Names in backquotes that the bake does not have.
+
+    A dotted name whose first part is a module of the package (``db.end_session``)
+    must be defined there; a setting's name must be a field of ``Settings``; a
+    file name must be a file of the bake; any other name must appear as a word
+    in a file of the bake that is not a document, or be defined in the
+    document's own examples, or be another project's (``OTHER_PROJECTS_NAMES``).
+    """
+    files = [path for path in project.rglob("*") if path.is_file() and ".venv" not in path.parts]
+    corpus = "\n".join(path.read_text(errors="ignore") for path in files if path.suffix != ".md")
+    words = set(re.findall(r"\w+", corpus))
+    words |= {name for match in EXAMPLE_DEFINITION.findall(text) for name in match if name}
+    words |= OTHER_PROJECTS_NAMES
+    file_names = {path.name for path in files}
+    fields = settings_fields(package)
+    missing = set()
+    for name in set(NAMED_CODE.findall(text)):
+        if name.endswith("_") or name in OTHER_PROJECTS_NAMES:
+            continue  # a prefix (`KEDA_`, `OTEL_`), or another project's name
+        if FILE_SUFFIX.search(name):
+            if not name.endswith(".py") and name.split("/")[-1] not in file_names:
+                missing.add(name)
+            continue  # .py files: test_every_file_the_docs_name_exists
+        first, *rest = name.split(".")
+        module = package / f"{first}.py"
+        if not module.exists():
+            module = package / first / "__init__.py"
+        if rest and module.exists() and first != package.name:
+            attribute = rest[0]
+            submodule = package / first / f"{attribute}.py"
+            if attribute not in defined_names(module) and not submodule.exists():
+                missing.add(name)
+        elif SETTING.match(name):
+            if name not in fields:
+                missing.add(name)
+        elif first not in words:
+            missing.add(name)
+    return missing
+
+
+@pytest.mark.parametrize("answers", variants())
+def test_every_module_function_and_setting_the_docs_name_exists(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    project = bake(**answers)
+    package = project / "src" / "my_service"
+
+    missing = {
+        f"{document.name}: {name}"
+        for document in documents(project)
+        for name in missing_code_names(project, package, document.read_text())
+    }
+
+    assert missing == set()
+
+
+def test_the_name_check_finds_names_that_are_gone(bake: Bake) -> None:
+    project = bake()
+    package = project / "src" / "my_service"
+    text = (
+        "`db.discard_interrupted_connections`, `db.end_session()`, `TASK_MAX_RETRIES`,"
+        " `TASK_NO_SUCH_SETTING`, `no_such_function`, `forget_inherited_pool`"
+    )
+
+    assert missing_code_names(project, package, text) == {
+        "db.discard_interrupted_connections",
+        "TASK_NO_SUCH_SETTING",
+        "no_such_function",
+    }
