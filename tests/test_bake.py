@@ -272,10 +272,12 @@ def test_docs_draw_the_architecture_and_map_the_common_errors(
         assert part in diagram
     for symptom in ("ResourceClosedError", "PendingRollbackError", "before the row exists"):
         assert symptom in troubleshooting
-    assert "## How this stays correct" in design
+    guarantees = (project / "docs" / "guarantees.md").read_text()
+    assert guarantees.count("\n- **") >= 15, "the ledger: each guarantee, its test, its limit"
+    assert len(design.splitlines()) <= 250, "design.md keeps the why, briefly"
     readme = (project / "README.md").read_text()
-    assert "docs/design.md" in readme
-    assert "docs/troubleshooting.md" in readme
+    for document in ("design", "guarantees", "configuration", "troubleshooting"):
+        assert f"docs/{document}.md" in readme
 
 
 def test_the_bake_is_the_users_service_not_the_templates_showcase(bake: Bake) -> None:

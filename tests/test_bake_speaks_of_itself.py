@@ -106,10 +106,6 @@ def test_the_code_speaks_only_of_its_own_options(bake: Bake, answers: dict[str, 
     assert mentions_of_other_values(project, CODE, answers) == []
 
 
-# The docs are being split into per-option fragments (issue 31): until then they
-# still compare the options. strict: once a bake's docs are clean this fails as
-# XPASS, and the marker goes.
-@pytest.mark.xfail(strict=True, reason="docs/ and README.md still compare the options")
 @pytest.mark.parametrize("answers", each_value())
 def test_the_docs_speak_only_of_their_own_options(bake: Bake, answers: dict[str, Any]) -> None:
     project = bake(**answers)

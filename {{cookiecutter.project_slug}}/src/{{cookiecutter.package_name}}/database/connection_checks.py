@@ -1,7 +1,7 @@
 """A connection checked as it leaves the pool, comes back, or fails mid-statement.
 
 SQLAlchemy's own checks (``pool_pre_ping``, ROLLBACK on return) spend a round
-trip each; these ask the socket and the driver instead (docs/design.md,
+trip each; these ask the socket and the driver instead (docs/guarantees.md,
 "Connections the server drops").
 """
 

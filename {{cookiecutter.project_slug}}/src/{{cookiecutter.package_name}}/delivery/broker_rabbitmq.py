@@ -3,7 +3,7 @@
 Quorum queues are replicated and are what RabbitMQ 4 recommends for data
 that must not be lost. Their delivery limit bounds a task that kills its
 worker process: after TASK_MAX_DELIVERIES deliveries RabbitMQ dead-letters it
-into the dead-task queue (docs/design.md, "Poison tasks").
+into the dead-task queue (docs/design.md, "Deliveries and dead tasks").
 """
 
 import math

@@ -6,8 +6,9 @@ whoever serves ``/metrics`` adds up the files. Without it, a pool process's
 counts would leave with it and a scrape would see one process of many.
 A process that counts or serves metrics calls ``use_multiprocess_mode()`` as
 it starts, before it forks and before its first count: the worker's main
-process (``worker/signals.py``), the relay, the web app (and gunicorn's
-master). Importing this module sets nothing up and creates no file. A
+process (``worker/signals.py``), the relay, the web app (and the master of
+a forking web server). Importing this module sets nothing up and creates no
+file. A
 labelled metric, as every one here is, makes each series' value at its first
 ``labels()``, so modules may define metrics before the mode is set.
 """

@@ -1,4 +1,4 @@
-"""Every error answer's shape, FastAPI's: ``{"detail": ...}`` and a status."""
+"""Every error answer's shape: ``{"detail": ...}`` and a status."""
 
 from typing import Any
 

@@ -34,12 +34,12 @@ class SqlAlchemyTask(LimitedDeliveryTask):
     backoff, up to TASK_MAX_RETRIES times; any other error fails at once.
 
     ``@app.task(base=SqlAlchemyTask, read_only=True)``: for a task that only
-    reads. On PostgreSQL its session's connection runs in autocommit (no BEGIN,
-    no ROLLBACK: a single read costs one round trip, not three), and goes back
-    to the pool ready to begin transactions again. Its statements share no
-    snapshot, and a write in it would commit on its own: a task whose reads
-    must agree, or that writes, leaves the option off. Elsewhere it changes
-    nothing (switching costs more than it saves).
+    reads. Where the database's driver saves a round trip by it
+    (``read_without_transaction`` in ``database/driver.py``), the session's
+    connection runs without BEGIN and ROLLBACK, so a single read costs one
+    round trip, and goes back to the pool ready to begin transactions again.
+    Its statements share no snapshot, and a write in it would commit on its
+    own: a task whose reads must agree, or that writes, leaves the option off.
     """
 
     abstract = True
