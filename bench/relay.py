@@ -1,6 +1,6 @@
 """``python -m bench.relay``: the outbox relay's messages per second and commit-to-broker latency.
 
-Throughput: N messages wait in the outbox; ``python -m my_service.outbox
+Throughput: N messages wait in the outbox; ``python -m my_service.relay
 --once`` is timed whole, its process start included, and the broker must then
 hold exactly N messages, with N distinct task ids; ``ROUNDS`` times, each
 round followed by the publish path alone (below). Latency: with the relay
@@ -31,7 +31,7 @@ from my_service.celery import app
 from my_service.config import settings
 from my_service.delivery.batch_publish import batch_connection, publish_batch
 from my_service.outbox import OutboxMessage, add_to_outbox
-from my_service.outbox.relay import BATCH_SIZE, TaskPublisher
+from my_service.outbox.publishing import BATCH_SIZE, TaskPublisher
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -115,7 +115,7 @@ def throughput(database_url: str, queue: str, count: int) -> tuple[float, int, i
     add_waiting(database_url, count)
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "my_service.outbox", "--once"],
+        [sys.executable, "-m", "my_service.relay", "--once"],
         cwd=PROJECT_ROOT,
         env=relay_env(database_url, queue),
         capture_output=True,
@@ -177,7 +177,7 @@ def latencies(database_url: str, queue: str, log: Path, count: int) -> list[floa
     with (
         log.open("w") as log_file,
         subprocess.Popen(
-            [sys.executable, "-m", "my_service.outbox"],
+            [sys.executable, "-m", "my_service.relay"],
             cwd=PROJECT_ROOT,
             env=relay_env(database_url, queue),
             stdout=log_file,

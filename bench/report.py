@@ -33,7 +33,7 @@ HOW_MEASURED = (
     " on one worker process (the targets: the median of the rounds' ratios), then one"
     " round on as many as the rounds; the"
     " rest of a process's time per task is concurrency / (tasks/s) minus the in-process"
-    " time: what Celery spends. Relay: N waiting messages, `python -m <package>.outbox"
+    " time: what Celery spends. Relay: N waiting messages, `python -m <package>.relay"
     " --once` timed whole, process start included; the publish path alone: the relay's"
     " publisher on N messages held in memory, no database; a relay process's start: a"
     " process that only imports it. Latency: commit to a reader's receipt (Redis BRPOP,"

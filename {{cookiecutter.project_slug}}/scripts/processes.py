@@ -135,8 +135,8 @@ def free_port() -> int:
 
 @contextmanager
 def running_relay(log_path: Path, env: Mapping[str, str] | None = None) -> Iterator[ChildProcess]:
-    """The outbox relay loop, ``python -m ...outbox``, until SIGTERM."""
-    relay = ChildProcess([sys.executable, "-m", f"{PACKAGE}.outbox"], log_path, env or {})
+    """The outbox relay loop, ``python -m ...relay``, until SIGTERM."""
+    relay = ChildProcess([sys.executable, "-m", f"{PACKAGE}.relay"], log_path, env or {})
     try:
         yield relay
     finally:

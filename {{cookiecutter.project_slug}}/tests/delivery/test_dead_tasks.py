@@ -44,10 +44,10 @@ def worker_for(name: str, metrics_port: int | None = None) -> AbstractContextMan
     return own_worker(name, env={"CELERY_QUEUE": queue_of(name), **metrics})
 
 
-def delivery_command(*args: str, queue: str) -> subprocess.CompletedProcess[str]:
-    """``python -m <package>.delivery``, as an operator runs it for the service's queue."""
+def dead_tasks_command(*args: str, queue: str) -> subprocess.CompletedProcess[str]:
+    """``python -m <package>.dead_tasks``, as an operator runs it for the service's queue."""
     return subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.delivery", *args],
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.dead_tasks", *args],
         env={**os.environ, "CELERY_QUEUE": queue},
         capture_output=True,
         text=True,
@@ -80,7 +80,7 @@ def test_a_task_that_kills_its_process_is_delivered_max_times_then_kept_dead(
     assert len(set(starts)) == MAX_DELIVERIES, "each delivery in a new process"
     assert f"{die_while.name}[{poison.id}] is dead: its worker process died on each of its" in log
     assert log.count(f"[{poison.id}] is dead") == 1, "moved at its last death, not delivered again"
-    assert f"requeue {poison.id}" in log
+    assert f"python -m {{ cookiecutter.package_name }}.dead_tasks requeue {poison.id}" in log
     with pytest.raises(TaskIsDead, match="died on each of its"):
         poison.get(timeout=TIMEOUT)
     # Counted by the worker's main process: the process that ran it is gone.
@@ -101,12 +101,12 @@ def test_an_operator_lists_a_dead_task_and_sends_it_again(
         poison = die_while.apply_async((str(flag), str(journal)), queue=service_queue(queue))
         wait_until(lambda: is_dead(queue, poison.id), "the task to be dead")
 
-        listed = delivery_command("dead", queue=queue)
+        listed = dead_tasks_command("list", queue=queue)
         assert listed.returncode == 0, listed.stderr
         assert f"{poison.id} {die_while.name}(" in listed.stdout
 
         # Sent again before its cause is fixed: a new count, so as many deliveries again.
-        assert delivery_command("requeue", poison.id, queue=queue).returncode == 0
+        assert dead_tasks_command("requeue", poison.id, queue=queue).returncode == 0
         wait_until(
             lambda: (
                 len(journal_lines(journal, "start")) == 2 * MAX_DELIVERIES
@@ -116,12 +116,12 @@ def test_an_operator_lists_a_dead_task_and_sends_it_again(
         )
 
         flag.unlink()  # the cause is fixed: the task no longer kills its process
-        requeued = delivery_command("requeue", poison.id, queue=queue)
+        requeued = dead_tasks_command("requeue", poison.id, queue=queue)
         assert requeued.returncode == 0, requeued.stderr
         wait_until(lambda: journal_lines(journal, "done"), "the requeued task to finish")
 
     assert len(journal_lines(journal, "start")) == 2 * MAX_DELIVERIES + 1
     assert not is_dead(queue, poison.id)
-    again = delivery_command("requeue", poison.id, queue=queue)
+    again = dead_tasks_command("requeue", poison.id, queue=queue)
     assert again.returncode == 1
     assert "no dead task" in again.stdout

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, scoped_session
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.outbox import add_to_outbox
-from {{ cookiecutter.package_name }}.outbox.relay import relay_batch
+from {{ cookiecutter.package_name }}.outbox.publishing import relay_batch
 
 from ..support.broker_state import delete_queue, is_dead, messages_waiting
 from ..support.environment import queue_of

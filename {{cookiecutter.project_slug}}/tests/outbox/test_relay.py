@@ -24,7 +24,7 @@ from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
 from {{ cookiecutter.package_name }}.outbox.commands import dead_letters, revive
 from {{ cookiecutter.package_name }}.outbox.loop import Relay
-from {{ cookiecutter.package_name }}.outbox.relay import relay_batch, unsent_oldest_first
+from {{ cookiecutter.package_name }}.outbox.publishing import relay_batch, unsent_oldest_first
 
 from ..support.broker_state import messages_waiting, private_redis
 from ..support.environment import queue_of

@@ -12,7 +12,7 @@ from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.outbox import OutboxMessage, add_to_outbox
-from {{ cookiecutter.package_name }}.outbox.relay import BATCH_SIZE, relay_batch
+from {{ cookiecutter.package_name }}.outbox.publishing import BATCH_SIZE, relay_batch
 
 from ..support.broker_state import messages_waiting
 from ..support.environment import TMP_DIR

@@ -17,7 +17,7 @@ from kombu import Connection, Queue
 
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.delivery.broker import dead_queue, service_queue
-from {{ cookiecutter.package_name }}.delivery.dead_tasks import dead_tasks
+from {{ cookiecutter.package_name }}.delivery.dead_task_queue import dead_tasks
 
 from .environment import RUN_ID
 from .processes import ChildProcess, free_port

@@ -78,9 +78,9 @@ def add_channel_closer(session: scoped_session[Session], record: Record) -> str:
 def run_outbox_command(
     *arguments: str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m ...outbox ...`` to its end: ``--once``, ``status``, ``dead``, ``revive``."""
+    """``python -m ...relay ...`` to its end: ``--once``, ``status``, ``dead``, ``revive``."""
     return subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.outbox", *arguments],
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.relay", *arguments],
         cwd=PROJECT_ROOT,
         env={**os.environ, **(env or {})},
         capture_output=True,

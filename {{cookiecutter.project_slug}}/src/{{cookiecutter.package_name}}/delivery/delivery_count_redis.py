@@ -14,7 +14,7 @@ from celery.worker.state import task_ready
 
 from ..config import settings
 from .broker import dead_queue
-from .dead_tasks import move
+from .dead_task_queue import move
 from .lost_process import LostProcessReportingRequest
 
 # Longer than a message can wait in a queue, so a count outlives its message.

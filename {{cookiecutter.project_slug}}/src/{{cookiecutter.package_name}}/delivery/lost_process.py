@@ -25,7 +25,7 @@ class TaskIsDead(Exception):
 
 
 def how_to_requeue(task_id: str) -> str:
-    return f"python -m {__package__} requeue {task_id}"
+    return f"python -m {__name__.partition('.')[0]}.dead_tasks requeue {task_id}"
 
 
 def lost_its_process(exc_info: ExceptionInfo) -> bool:

@@ -5,7 +5,7 @@
     add_to_outbox(session, "{{ cookiecutter.package_name }}.tasks.get_from_db", [user.id])
     session.commit()  # the user and the message, or neither
 
-The relay, ``python -m {{ cookiecutter.package_name }}.outbox`` (``make relay``), publishes
+The relay, ``python -m {{ cookiecutter.package_name }}.relay`` (``make relay``), publishes
 committed messages until the broker has them: at least once, so tasks sent
 this way must be idempotent. docs/design.md, "Transactional outbox", has the rest.
 """

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from ..config import settings
 from ..liveness import beat
 from .commands import outbox_status
-from .relay import purge_sent, relay_engine, relay_pending
+from .publishing import purge_sent, relay_engine, relay_pending
 from .wakeup import wakeup_for
 
 logger = logging.getLogger(__name__)

@@ -1,22 +1,26 @@
-"""``python -m {{ cookiecutter.package_name }}.outbox``: run the relay, or look after the outbox (``--help``)."""
+"""``python -m {{ cookiecutter.package_name }}.relay``: run the outbox relay, or look after the outbox (``--help``).
+
+A program, so it sits above the app it loads (``[tool.importlinter]``); what
+it runs lives in ``outbox/``, which takes the app as an argument.
+"""
 
 import argparse
 from collections.abc import Sequence
 
-from ..celery import app
-from ..config import settings
-from ..delivery.queue_lengths import QueueLengths
-from ..telemetry.logs import configure_logging
-from ..telemetry.metrics import serve_metrics, use_multiprocess_mode
-from ..telemetry.tracing import start_tracing
-from .commands import dead_letters, describe, outbox_status, revive
-from .gauges import OutboxGauges
-from .loop import Relay, relay_once
+from .celery import app
+from .config import settings
+from .delivery.queue_lengths import QueueLengths
+from .outbox.commands import dead_letters, describe, outbox_status, revive
+from .outbox.gauges import OutboxGauges
+from .outbox.loop import Relay, relay_once
+from .telemetry.logs import configure_logging
+from .telemetry.metrics import serve_metrics, use_multiprocess_mode
+from .telemetry.tracing import start_tracing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}",
+        prog="python -m {{ cookiecutter.package_name }}.relay",
         description="Publish the tasks waiting in the outbox, or look after it.",
     )
     parser.add_argument(

@@ -1,7 +1,7 @@
 """Dead tasks: listed, and sent again one at a time, by an operator.
 
 A dead task waits in the dead-task queue (``<CELERY_QUEUE>.dead``) as the
-message it was, headers and all. Neither broker can show a message without
+message it was, headers and all. The broker cannot show a message without
 taking it, so listing takes them all and hands them back unacknowledged.
 """
 
