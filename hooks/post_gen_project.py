@@ -61,16 +61,19 @@ DELIVERY = PACKAGE / "delivery"
 BROKERS = ("redis", "rabbitmq")
 # Each broker has its own queues, delivery counting and batch publishing:
 # delivery/broker_<broker>.py, delivery_count_<broker>.py and
-# batch_publish_<broker>.py, kept without the suffix.
+# batch_publish_<broker>.py, kept without the suffix; and its own settings,
+# broker_settings_<broker>.py at the package's top and their tests.
 BROKER_MODULES = ("broker", "delivery_count", "batch_publish")
+BROKER_SETTINGS = (PACKAGE / "broker_settings", Path("tests") / "test_broker_settings")
 
 
 def keep_broker(broker: str) -> None:
+    modules = [DELIVERY / module for module in BROKER_MODULES] + list(BROKER_SETTINGS)
     for other in BROKERS:
-        for module in BROKER_MODULES:
-            path = DELIVERY / f"{module}_{other}.py"
+        for module in modules:
+            path = module.with_name(f"{module.name}_{other}.py")
             if other == broker:
-                path.replace(DELIVERY / f"{module}.py")
+                path.replace(module.with_name(f"{module.name}.py"))
             else:
                 remove(path)
         if other != broker:

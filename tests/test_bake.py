@@ -88,18 +88,27 @@ FLASK_VARIANTS = [
     for module in ("app", "metrics", "problems", "routes/health", "routes/tasks", "routes/users")
 ]
 DELIVERY = "src/my_service/delivery"
-# Each broker keeps its own queues, delivery counting and batch publishing,
-# under one name.
+# Each broker keeps its own queues, delivery counting, batch publishing and
+# settings, under one name.
 BROKER_MODULES = [
     f"{DELIVERY}/broker.py",
     f"{DELIVERY}/delivery_count.py",
     f"{DELIVERY}/batch_publish.py",
     "tests/delivery/test_dead_tasks.py",
+    "src/my_service/broker_settings.py",
+    "tests/test_broker_settings.py",
 ]
 BROKER_VARIANTS = [
-    f"{DELIVERY}/{module}_{broker}.py"
-    for module in ("broker", "delivery_count", "batch_publish")
-    for broker in ("redis", "rabbitmq")
+    *(
+        f"{DELIVERY}/{module}_{broker}.py"
+        for module in ("broker", "delivery_count", "batch_publish")
+        for broker in ("redis", "rabbitmq")
+    ),
+    *(
+        f"{module}_{broker}.py"
+        for module in ("src/my_service/broker_settings", "tests/test_broker_settings")
+        for broker in ("redis", "rabbitmq")
+    ),
 ]
 REDIS_ONLY = ["tests/delivery/test_redis_restart.py", "tests/delivery/test_redis_queues.py"]
 RABBITMQ_ONLY = [

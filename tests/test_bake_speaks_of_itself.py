@@ -19,7 +19,8 @@ from .conftest import Bake, option_values
 NAMES = {
     ("database", "postgresql"): r"postgres\w*|psycopg\w*|libpq",
     ("database", "mysql"): r"mysql\w*|mariadb\w*|innodb",
-    ("broker", "redis"): r"redis\w*",
+    # The visibility timeout is Redis's alone.
+    ("broker", "redis"): r"redis\w*|\w*visibility\w*",
     # Not Celery's app.amqp, its messaging API on every broker.
     ("broker", "rabbitmq"): r"rabbit\w*|(?<!app\.)amqp\w*|pyamqp|quorum",
     ("web", "fastapi"): r"fastapi|uvicorn|starlette",

@@ -173,15 +173,19 @@ def defined_names(module: Path) -> set[str]:
 
 
 def settings_fields(package: Path) -> set[str]:
-    tree = ast.parse((package / "config.py").read_text())
-    settings = next(
-        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings"
-    )
-    return {
-        node.target.id.upper()
-        for node in settings.body
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-    }
+    """The fields of config.py's Settings and of the broker's mixin it inherits."""
+    fields = set()
+    for module, name in (("config.py", "Settings"), ("broker_settings.py", "BrokerSettings")):
+        tree = ast.parse((package / module).read_text())
+        settings = next(
+            node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == name
+        )
+        fields |= {
+            node.target.id.upper()
+            for node in settings.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        }
+    return fields
 
 
 # What the docs name of Celery, SQLAlchemy, RabbitMQ and OpenTelemetry: their

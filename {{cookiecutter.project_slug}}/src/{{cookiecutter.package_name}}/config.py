@@ -2,15 +2,18 @@
 
 Each setting is described in the README's Configuration table. This module
 imports nothing of Celery or SQLAlchemy, so any script can read settings cheaply.
+The broker's own settings and their checks come from ``broker_settings.py``.
 """
 
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from .broker_settings import BrokerSettings
 
 
-class Settings(BaseSettings):
+class Settings(BrokerSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "{{ cookiecutter._default_database_urls[cookiecutter.database] }}"
@@ -27,7 +30,6 @@ class Settings(BaseSettings):
     celery_result_backend: str = "{{ cookiecutter._default_result_backends[cookiecutter.broker] }}"
     # One queue per service, so services sharing a broker never take each other's tasks.
     celery_queue: str = "{{ cookiecutter.package_name }}"
-    celery_visibility_timeout: int = Field(default=3600, ge=1)
 
     task_soft_time_limit: float = Field(default=300.0, gt=0)
     task_time_limit: float = Field(default=330.0, gt=0)
@@ -68,15 +70,6 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit:g}s) must be shorter"
                 f" than TASK_TIME_LIMIT ({self.task_time_limit:g}s)"
-            )
-        # The broker hands an unacknowledged task out again after the visibility
-        # timeout; under late acks a task is unacknowledged while it runs and
-        # while it waits for a retry.
-        longest_hold = self.task_time_limit + self.task_retry_backoff_max
-        if longest_hold >= self.celery_visibility_timeout:
-            raise ValueError(
-                f"CELERY_VISIBILITY_TIMEOUT ({self.celery_visibility_timeout}s) must be longer"
-                f" than TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX ({longest_hold:g}s)"
             )
         return self
 

@@ -23,8 +23,8 @@ def broker_settings(broker_url: str) -> dict[str, Any]:
     """Celery settings for this broker; none for the embedded SQLite broker."""
     if not broker_url.startswith(REDIS_SCHEMES):
         return {}
-    # Only Redis has a visibility timeout (see config.py); SQLite's transport
-    # rejects the option.
+    # Only Redis has a visibility timeout (broker_settings.py); SQLite's
+    # transport rejects the option.
     return {
         "broker_transport_options": {"visibility_timeout": settings.celery_visibility_timeout},
     }

@@ -12,8 +12,8 @@ from ..config import settings
 from ..telemetry.tracing import current_trace_context
 from .model import OutboxMessage
 
-# A countdown is held unacknowledged by the worker: see CELERY_VISIBILITY_TIMEOUT.
-MAX_COUNTDOWN = float(settings.celery_visibility_timeout)
+# As long as the broker can hold a task back (broker_settings.py).
+MAX_COUNTDOWN = settings.longest_countdown
 # Furthest ahead a task may expire; beyond it dates overflow.
 MAX_EXPIRES = 366 * 24 * 3600.0
 # The protocol limits Celery's messages keep to on every broker: a queue name is
