@@ -163,7 +163,7 @@ def publish_only_figures(database_url: str, queue: str, count: int) -> tuple[flo
         raise RuntimeError(f"publish-only left {broker_queue.length(queue)} of {count} messages")
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-c", "import my_service.outbox.__main__"],
+        [sys.executable, "-c", "import my_service.relay"],
         cwd=PROJECT_ROOT,
         env=env,
         check=True,

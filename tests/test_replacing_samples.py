@@ -130,7 +130,7 @@ def follow_the_doc(project: Path) -> None:
     remove_lines(app, "app.include_router(users.router)")
     (package / "periodic.py").write_text(ORDER_PERIODIC)
     edit(package / "config.py", "count_users_every", "count_unshipped_every")
-    for documented in ("README.md", ".env.example"):
+    for documented in ("docs/configuration.md", ".env.example"):
         edit(project / documented, "COUNT_USERS_EVERY", "COUNT_UNSHIPPED_EVERY")
     remove_make_target(project / "Makefile", "demo")
     # 2. and 4. Your model and tasks, and tests of your own.

@@ -29,7 +29,7 @@ TASKS = 6
 # it knows.
 RELAY_ONCE = (
     "import sys, tests.support.probe_tasks;"
-    " from {{ cookiecutter.package_name }}.outbox.__main__ import main;"
+    " from {{ cookiecutter.package_name }}.relay import main;"
     " sys.exit(main(['--once']))"
 )
 
