@@ -33,7 +33,8 @@ KUBERNETES = Path("deploy") / "kubernetes"
 
 
 def remove_beat_files() -> None:
-    remove(PACKAGE / "periodic.py", "tests/test_periodic.py", KUBERNETES / "beat.yaml")
+    remove(PACKAGE / "periodic.py", PACKAGE / "scheduler.py", "tests/test_periodic.py")
+    remove("tests/test_scheduler.py", KUBERNETES / "beat.yaml")
 
 
 WEB = PACKAGE / "web"
@@ -80,6 +81,7 @@ def keep_broker(broker: str) -> None:
             remove(
                 f"tests/delivery/test_{other}_restart.py", f"tests/delivery/test_{other}_queues.py"
             )
+            remove(f"tests/worker/test_{other}_outage.py")
     if broker != "rabbitmq":
         remove("tests/support/rabbitmq_vhost.py", "tests/support/vhost_round_trip.py")
 

@@ -4,6 +4,11 @@ A pass publishes until the outbox is empty (``relay.relay_pending``), then the
 relay sleeps until a message commits (``wakeup``) or OUTBOX_RELAY_EVERY
 passes. An idle pass costs the database one indexed query; deleting sent
 messages and the check for a stuck outbox run once a minute.
+
+A database or broker that is away fails the pass, not the relay: it tries
+again every OUTBOX_RELAY_EVERY seconds, beating before each try, and tells
+the liveness probe what it waits for, so that no restart (which could not
+bring the server back) is asked for. A relay that hangs stops beating.
 """
 
 import logging
@@ -17,7 +22,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import DBAPIError
 
 from ..config import settings
-from ..liveness import beat
+from ..liveness import Outage, beat, clear_outage, note_outage
 from .commands import outbox_status
 from .publishing import purge_sent, relay_engine, relay_pending
 from .wakeup import wakeup_for
@@ -38,7 +43,7 @@ class Relay:
         self.every = every
         self.stopping = threading.Event()
         self.wakeup = wakeup_for(relay_engine)
-        self.failing = False
+        self.failing_since: float | None = None
         self.last_housekeeping = -HOUSEKEEPING_EVERY
 
     def stop(self, signum: int, _: FrameType | None) -> None:
@@ -49,6 +54,7 @@ class Relay:
     def run(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self.stop)
+        clear_outage()  # a note left by a relay that ran here before
         try:
             self.wakeup.wait(0)  # starts listening before the first pass
             logger.info("relay started: %s", self.wakeup.describe(self.every))
@@ -71,16 +77,24 @@ class Relay:
             if time.monotonic() - self.last_housekeeping >= HOUSEKEEPING_EVERY:
                 self.housekeeping()
         except (BrokerUnavailable, DBAPIError) as error:
-            # Both heal when the server is back. One line per outage.
-            if not self.failing:
-                logger.warning("cannot relay, trying again every %ss: %s", self.every, error)
-            self.failing = True
+            self.cannot_relay(error)
             return
-        if self.failing:
+        if self.failing_since is not None:
             logger.info("relaying again")
-        self.failing = False
+            clear_outage()
+        self.failing_since = None
         if sent:
             logger.info("sent %d message(s)", sent)
+
+    def cannot_relay(self, error: Exception) -> None:
+        """Both heal when the server is back: one log line per outage, a note at each try."""
+        if self.failing_since is None:
+            logger.warning("cannot relay, trying again every %ss: %s", self.every, error)
+            self.failing_since = time.time()
+        server = "the database" if isinstance(error, DBAPIError) else "the broker"
+        last_error = f"{type(error).__name__}: {error}".splitlines()[0]
+        detail = f"last error: {last_error}"
+        note_outage(Outage(f"waiting for {server}", self.failing_since, detail))
 
     def housekeeping(self) -> None:
         purge_sent(settings.outbox_retention)

@@ -1,0 +1,39 @@
+"""A RabbitMQ outage restarts no worker: the probe says alive and why, and the worker consumes again.
+
+The worker's consumer loop, which beats, is blocked in Celery's reconnect for
+as long as RabbitMQ is away (``worker/reconnect_watch.py``). The test stops
+a RabbitMQ node of its own for three probe windows: the machine's broker and
+its other clients are never disturbed.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy.orm import Session, scoped_session
+
+from {{ cookiecutter.package_name }}.config import settings
+
+from ..support.broker_outage import worker_rides_out_an_outage
+from ..support.broker_state import RabbitMQNode, rabbitmq_server
+
+
+@pytest.mark.usefixtures("broker")
+def test_a_worker_lives_through_a_rabbitmq_outage_and_consumes_again(
+    session: scoped_session[Session], tmp_path: Path
+) -> None:
+    scheme = urlsplit(settings.celery_broker_url).scheme
+    if scheme not in ("amqp", "pyamqp", "amqps"):
+        pytest.skip(f"needs RabbitMQ as the broker, not {scheme}")
+    program = rabbitmq_server()
+    if program is None:
+        pytest.skip("needs rabbitmq-server installed here, to stop a RabbitMQ of its own")
+    node = RabbitMQNode(program, tmp_path)
+    node.start()
+    try:
+        log = worker_rides_out_an_outage(
+            session, node.url, node.stop, node.start, tmp_path, record_id=311
+        )
+    finally:
+        node.stop()
+    assert log.count("Connected to amqp://") == 2, "connected, then reconnected by itself"
