@@ -66,3 +66,18 @@ def test_the_probes_give_the_heartbeat_time() -> None:
     # The relay beats between batches and after each wait for work.
     window = probe_window(relay["livenessProbe"])
     assert window >= 3 * settings.outbox_relay_every
+{%- if cookiecutter.use_beat %}
+
+
+def test_beat_runs_the_scheduler_that_beats_for_its_probe() -> None:
+    settings = pods_settings()
+    assert settings.heartbeat_file is not None
+    (scheduler,) = [doc for doc in documents("beat.yaml") if doc["kind"] == "StatefulSet"]
+    (beat,) = scheduler["spec"]["template"]["spec"]["containers"]
+    command = beat["command"]
+    assert command[command.index("--scheduler") + 1] == "{{ cookiecutter.package_name }}.scheduler:BeatingScheduler"
+    mounts = [Path(mount["mountPath"]) for mount in beat["volumeMounts"]]
+    assert any(Path(settings.heartbeat_file).is_relative_to(path) for path in mounts)
+    # The scheduler ticks at least every HEARTBEAT_EVERY (scheduler.py).
+    assert probe_window(beat["livenessProbe"]) >= 3 * settings.heartbeat_every
+{%- endif %}

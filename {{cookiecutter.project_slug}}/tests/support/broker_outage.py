@@ -1,4 +1,4 @@
-"""A worker through a broker outage: the probe says alive and why, then the same worker consumes again.
+"""A worker through a broker outage: alive and saying why, then the same worker consumes again.
 
 Shared by each broker's test (``tests/worker/test_<broker>_outage.py``): each
 stops and starts a broker server of its own, as an outage would.
