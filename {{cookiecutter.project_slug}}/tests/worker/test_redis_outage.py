@@ -1,4 +1,4 @@
-"""A Redis outage restarts no worker: the probe says alive and why, and the worker consumes again.
+"""A Redis outage restarts no worker: the probe says alive and why, and it consumes again.
 
 The worker's consumer loop, which beats, is blocked in Celery's reconnect for
 as long as Redis is away (``worker/reconnect_watch.py``). The test stops a
