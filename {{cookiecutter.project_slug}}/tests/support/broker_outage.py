@@ -4,14 +4,16 @@ Shared by each broker's test (``tests/worker/test_<broker>_outage.py``): each
 stops and starts a broker server of its own, as an outage would.
 """
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kombu import Connection
 from sqlalchemy.orm import Session, scoped_session
 
 from .environment import queue_of
-from .liveness import OUTAGE, alive, assert_alive_saying, heartbeat_env, hung, probes_for
+from .liveness import OUTAGE, alive, assert_alive_saying, heartbeat_env, hung, probe
 from .probe_tasks import journal_lines, rename_slowly
 from .records import add_record
 from .waiting import wait_until
@@ -23,12 +25,14 @@ RECONNECTING = "reconnecting to the broker since"
 def worker_rides_out_an_outage(
     session: scoped_session[Session],
     broker_url: str,
-    stop: Callable[[], None],
-    start: Callable[[], None],
+    outage: Callable[[], None],
     tmp_path: Path,
     record_id: int,
 ) -> str:
-    """Stop the broker for three probe windows, start it, send a task; the worker's log."""
+    """Probe all through ``outage`` (the broker stopped, then started), send a task; the log.
+
+    ``outage`` keeps the broker away for at least three probe windows.
+    """
     add_record(session, record_id)
     session.remove()
     heartbeat = str(tmp_path / "heartbeat")
@@ -38,9 +42,14 @@ def worker_rides_out_an_outage(
         wait_until(lambda: alive(heartbeat), "the first heartbeat")
         pid = worker.process.pid
 
-        stop()
-        answers = probes_for(heartbeat, OUTAGE)
-        start()
+        began = time.monotonic()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            over = pool.submit(outage)
+            answers = []
+            while not over.done():
+                answers.append(probe(heartbeat))
+            over.result()
+        assert time.monotonic() - began >= OUTAGE
 
         # Sent once the broker is back: the worker that lived through the
         # outage runs it, with no restart.

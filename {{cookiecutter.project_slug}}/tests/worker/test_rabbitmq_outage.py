@@ -31,9 +31,8 @@ def test_a_worker_lives_through_a_rabbitmq_outage_and_consumes_again(
     node = RabbitMQNode(program, tmp_path)
     node.start()
     try:
-        log = worker_rides_out_an_outage(
-            session, node.url, node.stop, node.start, tmp_path, record_id=311
-        )
+        # Away for as long as the node takes to start again: over three windows.
+        log = worker_rides_out_an_outage(session, node.url, node.restart, tmp_path, record_id=311)
     finally:
         node.stop()
     assert log.count("Connected to amqp://") == 2, "connected, then reconnected by itself"

@@ -7,6 +7,7 @@ clients are never disturbed.
 """
 
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from {{ cookiecutter.package_name }}.config import settings
 
 from ..support.broker_outage import worker_rides_out_an_outage
 from ..support.broker_state import RedisServer
+from ..support.liveness import OUTAGE
 
 
 @pytest.mark.usefixtures("broker")
@@ -29,11 +31,15 @@ def test_a_worker_lives_through_a_redis_outage_and_consumes_again(
     if shutil.which("redis-server") is None:
         pytest.skip("needs redis-server installed here, to stop a Redis of its own")
     server = RedisServer(tmp_path)
+
+    def outage() -> None:
+        server.stop()
+        time.sleep(OUTAGE)
+        server.start()
+
     server.start()
     try:
-        log = worker_rides_out_an_outage(
-            session, server.url, server.stop, server.start, tmp_path, record_id=301
-        )
+        log = worker_rides_out_an_outage(session, server.url, outage, tmp_path, record_id=301)
     finally:
         server.stop()
     assert log.count("Connected to redis://") == 2, "connected, then reconnected by itself"
