@@ -106,5 +106,5 @@ def test_a_stopped_server_answers_every_request_it_was_sent(
         # Gone within its graceful timeout (uvicorn re-raises SIGTERM as it exits).
         web.process.process.wait(GRACEFUL_TIMEOUT)
     sent, failures = reads.result()
-    assert sent > 10
     assert failures == []
+    assert sent > 10
