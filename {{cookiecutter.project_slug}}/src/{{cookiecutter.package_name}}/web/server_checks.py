@@ -25,7 +25,7 @@ CHECK_TIMEOUT = 2
 check_engine = build_engine(
     settings.database_url, pool_size=1, max_overflow=0, pool_timeout=CHECK_TIMEOUT
 )
-# A forked child (gunicorn with preload_app) starts with a pool of its own.
+# A child forked after the import (a server preloading the app) starts with a pool of its own.
 os.register_at_fork(after_in_child=lambda: check_engine.dispose(close=False))
 
 
