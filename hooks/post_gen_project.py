@@ -55,7 +55,8 @@ def keep_flask_web() -> None:
 
 def remove_web_files() -> None:
     remove(WEB, "scripts/demo_http.py", "scripts/web_process.py", "tests/web")
-    remove("tests/support/web_server.py", "tests/telemetry/test_logs.py", KUBERNETES / "web.yaml")
+    remove("tests/support/web_server.py", "tests/telemetry/test_logs.py")
+    remove(KUBERNETES / "web.yaml", KUBERNETES / "web-autoscaling.yaml")
 
 
 DELIVERY = PACKAGE / "delivery"

@@ -95,7 +95,7 @@ def test_core_kinds_pass_kubernetes_validate_strict(bake: Bake, answers: dict[st
         if not {doc["kind"] for doc in docs} & KEDA_KINDS
     ]
     expected = {"config.yaml", "migrate-job.yaml", "worker.yaml", "relay.yaml"}
-    expected |= {"web.yaml"} if answers["web"] != "none" else set()
+    expected |= {"web.yaml", "web-autoscaling.yaml"} if answers["web"] != "none" else set()
     expected |= {"beat.yaml"} if answers["use_beat"] else set()
     assert {path.name for path in core} == expected
 
@@ -146,6 +146,24 @@ def test_the_workers_scale_on_the_queue_with_keda(bake: Bake, answers: dict[str,
         assert reference["name"] == "my-service-secrets"
     scale_down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
     assert scale_down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_no_autoscaled_workload_sets_replicas(bake: Bake, answers: dict[str, Any]) -> None:
+    # The autoscaler owns the count: a count in the manifest would be put
+    # back by every `kubectl apply`, undoing its scaling.
+    project = bake(**answers)
+    targets = [doc["spec"]["scaleTargetRef"]["name"] for doc in of_kind(project, "ScaledObject")]
+    autoscalers = of_kind(project, "HorizontalPodAutoscaler")
+    targets += [doc["spec"]["scaleTargetRef"]["name"] for doc in autoscalers]
+    expected = {"worker"} | ({"web"} if answers["web"] != "none" else set())
+    assert {name.removeprefix("my-service-") for name in targets} == expected
+    for doc in objects(project):
+        if doc["kind"] in {"Deployment", "StatefulSet"} and doc["metadata"]["name"] in targets:
+            assert "replicas" not in doc["spec"], doc["metadata"]["name"]
+    for autoscaler in autoscalers:
+        assert autoscaler["apiVersion"] == "autoscaling/v2"
+        assert autoscaler["spec"]["minReplicas"] >= 2
 
 
 BROKEN_SCALED_OBJECTS = {
@@ -239,7 +257,7 @@ def test_probes_and_commands_are_those_the_baked_tests_run(
     assert (project / "tests" / "test_kubernetes_manifests.py").exists()
     if answers["web"] != "none":
         web = workload(project, "web")["spec"]["template"]["spec"]["containers"][0]
-        assert web["readinessProbe"]["httpGet"]["path"] == "/health"
+        assert web["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     if answers["use_beat"]:
         beat = workload(project, "beat")
         assert (beat["kind"], beat["spec"]["replicas"]) == ("StatefulSet", 1)

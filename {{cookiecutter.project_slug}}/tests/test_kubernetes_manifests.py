@@ -81,3 +81,23 @@ def test_beat_runs_the_scheduler_that_beats_for_its_probe() -> None:
     # The scheduler ticks at least every HEARTBEAT_EVERY (scheduler.py).
     assert probe_window(beat["livenessProbe"]) >= 3 * settings.heartbeat_every
 {%- endif %}
+{%- if cookiecutter.web != 'none' %}
+
+
+# The server's graceful shutdown, in uvicorn's and in gunicorn's words.
+GRACEFUL_FLAGS = ("--timeout-graceful-shutdown", "--graceful-timeout")
+
+
+def test_a_web_pod_drains_before_kubernetes_kills_it() -> None:
+    pod, web = container("web.yaml")
+    command = web["command"]
+    (flag,) = [flag for flag in GRACEFUL_FLAGS if flag in command]
+    graceful = float(command[command.index(flag) + 1])
+    # The Service stops sending during preStop; then SIGTERM, and the requests
+    # in flight have `graceful` seconds to finish, all before the SIGKILL.
+    pre_stop = web["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop > 0
+    assert pre_stop + graceful < pod["terminationGracePeriodSeconds"]
+    # make web, which tests/web/test_draining.py stops, drains the same way.
+    assert f"{flag} {graceful:g}" in (PROJECT_ROOT / "Makefile").read_text()
+{%- endif %}

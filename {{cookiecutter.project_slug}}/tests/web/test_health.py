@@ -1,10 +1,17 @@
-"""``GET /health`` names the server that does not answer, and recovers with it."""
+"""``GET /health`` names the server that does not answer, and recovers with it.
+
+Meanwhile ``GET /health/ready`` stays 200: every pod shares these servers, and
+a pod taken out of the Service for them would only take its reads with it.
+"""
+
+import time
 
 import pytest
 
 from ..support.tcp_proxy import TcpProxy
 from ..support.waiting import wait_until
 from ..support.web_server import web_server
+from .test_readiness import HEALTH_WITHIN, READY_WITHIN
 
 
 def health_follows(proxy: TcpProxy, env: dict[str, str], server: str) -> None:
@@ -13,9 +20,12 @@ def health_follows(proxy: TcpProxy, env: dict[str, str], server: str) -> None:
         assert client.get("/health").json() == {"database": "ok", "broker": "ok"}
 
         proxy.stop()
+        started = time.monotonic()
         down = client.get("/health")
+        assert time.monotonic() - started < HEALTH_WITHIN
         assert down.status_code == 503
         assert down.json() == {"database": "ok", "broker": "ok", server: "unavailable"}
+        assert client.get("/health/ready", timeout=READY_WITHIN).status_code == 200
 
         proxy.start()
         wait_until(lambda: client.get("/health").status_code == 200, "/health to answer 200 again")

@@ -15,9 +15,12 @@ from .connection_checks import (
 from .sqlite import use_real_sqlite_transactions
 
 
-def build_engine(database_url: str) -> Engine:
-    """Create the engine; nothing connects until it is first used."""
-    engine = create_engine(database_url, **engine_options(database_url))
+def build_engine(database_url: str, **pool: Any) -> Engine:
+    """Create the engine; nothing connects until it is first used.
+
+    ``pool`` overrides the pool's size and timeouts (``pool_size=1``, ...).
+    """
+    engine = create_engine(database_url, **engine_options(database_url, pool))
     discard_interrupted_connections(engine)
     if engine.dialect.name == "sqlite":
         use_real_sqlite_transactions(engine)
@@ -28,9 +31,10 @@ def build_engine(database_url: str) -> Engine:
     return engine
 
 
-def engine_options(database_url: str) -> dict[str, Any]:
+def engine_options(database_url: str, pool: dict[str, Any] | None = None) -> dict[str, Any]:
     url = make_url(database_url)
     pool_size = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    pool_size |= pool or {}
     if url.get_backend_name() == "sqlite":
         # Wait up to 30 s for another process's write lock instead of failing.
         options: dict[str, Any] = {"connect_args": {"timeout": 30}}

@@ -1,4 +1,4 @@
-"""``/health``: does each server the service needs answer?"""
+"""``/health`` for people and dashboards, ``/health/ready`` for the readiness probe."""
 
 from flask import Blueprint, Response, jsonify
 
@@ -13,3 +13,14 @@ def health() -> tuple[Response, int]:
     checks = service_checks()
     healthy = all(state == "ok" for state in checks.values())
     return jsonify(checks), 200 if healthy else 503
+
+
+@blueprint.get("/health/ready")
+def ready() -> dict[str, str]:
+    """200 while this process serves; it checks no server every pod shares.
+
+    Answered by any free thread of the worker (``threads`` in
+    gunicorn_config.py). Once gunicorn has had SIGTERM it accepts no new
+    connection, so the probe fails while it drains.
+    """
+    return {"status": "ready"}
