@@ -34,6 +34,7 @@ KUBERNETES = Path("deploy") / "kubernetes"
 
 def remove_beat_files() -> None:
     remove(PACKAGE / "periodic.py", "tests/test_periodic.py", KUBERNETES / "beat.yaml")
+    remove("tests/test_beat_schedule.py")
 
 
 WEB = PACKAGE / "web"
@@ -113,7 +114,7 @@ def keep_database(database: str) -> None:
 
 def remove_docker_files() -> None:
     remove("Dockerfile", "docker-compose.yml", ".dockerignore", "deploy", "docs/deploy.md")
-    remove("tests/test_kubernetes_manifests.py")
+    remove("tests/test_kubernetes_manifests.py", "tests/test_compose_file.py")
 
 
 def remove_kubernetes_files() -> None:

@@ -66,3 +66,23 @@ def test_the_probes_give_the_heartbeat_time() -> None:
     # The relay beats between batches and after each wait for work.
     window = probe_window(relay["livenessProbe"])
     assert window >= 3 * settings.outbox_relay_every
+{%- if cookiecutter.use_beat %}
+
+
+def test_beat_keeps_its_schedule_on_a_volume_that_outlives_the_pod() -> None:
+    (stateful_set,) = [doc for doc in documents("beat.yaml") if doc["kind"] == "StatefulSet"]
+    spec = stateful_set["spec"]
+    (beat,) = spec["template"]["spec"]["containers"]
+    command = beat["command"]
+    schedule = Path(command[command.index("--schedule") + 1])
+    # On an emptyDir the schedule would go with the pod (tests/test_beat_schedule.py).
+    claims = {claim["metadata"]["name"] for claim in spec["volumeClaimTemplates"]}
+    kept = [Path(mount["mountPath"]) for mount in beat["volumeMounts"] if mount["name"] in claims]
+    assert any(schedule.is_relative_to(path) for path in kept)
+    # The image's user writes to it.
+    assert spec["template"]["spec"]["securityContext"]["fsGroup"] == 10001
+    # A StatefulSet is governed by a headless Service, which schemas up to 1.32 require.
+    (service,) = [doc for doc in documents("beat.yaml") if doc["kind"] == "Service"]
+    assert spec["serviceName"] == service["metadata"]["name"]
+    assert service["spec"]["clusterIP"] == "None"
+{%- endif %}
