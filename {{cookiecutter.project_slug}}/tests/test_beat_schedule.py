@@ -2,10 +2,10 @@
 
 Beat writes when each entry last ran to its ``--schedule`` file. A real
 ``celery beat`` is started, stopped (SIGTERM) before an entry is due, and
-started again: on the same file, as on the volume claim of
-deploy/kubernetes/beat.yaml and the volume of docker-compose.yml, the task is
-sent at its time; on a fresh file, as on an emptyDir, the interval starts
-anew, and a beat restarted more often than that never sends the task.
+started again: on the same file, as on a volume that outlives beat's
+container, the task is sent at its time; on a fresh file, as on a volume that
+goes with the container, the interval starts anew, and a beat restarted more
+often than that never sends the task.
 """
 
 import sys

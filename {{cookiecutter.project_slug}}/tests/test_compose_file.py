@@ -6,7 +6,6 @@ here, and this says when they stop fitting.
 """
 
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -65,8 +64,8 @@ def test_the_duration_reader_reads_compose_durations() -> None:
 def test_beat_keeps_its_schedule_on_a_volume() -> None:
     beat = services()["beat"]
     command = beat["command"]
-    schedule = Path(command[command.index("--schedule") + 1])
+    schedule = command[command.index("--schedule") + 1]
     # A named volume outlives the container: `up --build` re-creates it.
     mounts = [volume.split(":") for volume in beat["volumes"]]
-    assert any(schedule.is_relative_to(target) for _, target in mounts)
+    assert any(schedule.startswith(f"{target}/") for _, target in mounts)
 {%- endif %}
