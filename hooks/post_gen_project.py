@@ -34,7 +34,7 @@ KUBERNETES = Path("deploy") / "kubernetes"
 
 def remove_beat_files() -> None:
     remove(PACKAGE / "periodic.py", PACKAGE / "scheduler.py", "tests/test_periodic.py")
-    remove("tests/test_scheduler.py", KUBERNETES / "beat.yaml")
+    remove("tests/test_scheduler.py", "tests/test_beat_schedule.py", KUBERNETES / "beat.yaml")
 
 
 WEB = PACKAGE / "web"
@@ -116,7 +116,7 @@ def keep_database(database: str) -> None:
 
 def remove_docker_files() -> None:
     remove("Dockerfile", "docker-compose.yml", ".dockerignore", "deploy", "docs/deploy.md")
-    remove("tests/test_kubernetes_manifests.py")
+    remove("tests/test_kubernetes_manifests.py", "tests/test_compose_file.py")
 
 
 def remove_kubernetes_files() -> None:

@@ -1,14 +1,17 @@
 """deploy/kubernetes/, checked without a cluster.
 
 The core kinds are validated by kubernetes-validate --strict (it bundles the
-Kubernetes schemas); KEDA's kinds, which it passes with a warning and exit 0,
-against schemas in tests/schemas/, with examples that must fail. The rest are
-the rules a reviewer would check by hand: probes, shutdowns, security,
-credentials, and a kustomization that names every file.
+Kubernetes schemas), against the newest Kubernetes and the oldest still in
+wide use; KEDA's kinds, which it passes with a warning and exit 0, against
+schemas in tests/schemas/, with examples that must fail. kubectl's own
+kustomize builds the kustomization, with and without its KEDA component. The
+rest are the rules a reviewer would check by hand: probes, shutdowns,
+security, credentials, and a kustomization that names every file.
 """
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,9 @@ from .conftest import BIN, Bake
 
 SCHEMAS = Path(__file__).parent / "schemas"
 KEDA_KINDS = {"ScaledObject", "TriggerAuthentication"}
+# None: kubernetes-validate's newest bundled schema. 1.30: the oldest release
+# the manifests promise to fit (a StatefulSet needed serviceName up to 1.32).
+KUBERNETES_VERSIONS = [None, "1.30.0"]
 VARIANTS = [
     {"database": database, "broker": broker, "web": web, "use_beat": beat}
     for database, web, beat in (("postgresql", "fastapi", True), ("mysql", "flask", False))
@@ -36,11 +42,14 @@ def variant_id(answers: dict[str, Any]) -> str:
 
 
 def manifests(project: Path) -> dict[str, list[dict[str, Any]]]:
-    """Each file of deploy/kubernetes/ but the kustomization, as its documents."""
+    """Each file of deploy/kubernetes/ and its components but the kustomizations.
+
+    By path within deploy/kubernetes/ (``keda/worker-autoscaling.yaml``), as its documents.
+    """
     folder = project / "deploy" / "kubernetes"
     return {
-        path.name: [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-        for path in sorted(folder.glob("*.yaml"))
+        str(path.relative_to(folder)): [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        for path in sorted(folder.rglob("*.yaml"))
         if path.name != "kustomization.yaml"
     }
 
@@ -76,17 +85,23 @@ def workload(project: Path, component: str) -> dict[str, Any]:
     return found
 
 
-def kubernetes_validate(*paths: Path) -> subprocess.CompletedProcess[str]:
+def kubernetes_validate(
+    *paths: Path, version: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    chosen = ["--kubernetes-version", version] if version else []
     return subprocess.run(
-        [BIN / "kubernetes-validate", "--strict", "--quiet", *map(str, paths)],
+        [BIN / "kubernetes-validate", "--strict", "--quiet", *chosen, *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,
     )
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS, ids=lambda v: v or "newest")
 @pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
-def test_core_kinds_pass_kubernetes_validate_strict(bake: Bake, answers: dict[str, Any]) -> None:
+def test_core_kinds_pass_kubernetes_validate_strict(
+    bake: Bake, answers: dict[str, Any], version: str | None
+) -> None:
     project = bake(**answers)
     folder = project / "deploy" / "kubernetes"
     core = [
@@ -99,8 +114,21 @@ def test_core_kinds_pass_kubernetes_validate_strict(bake: Bake, answers: dict[st
     expected |= {"beat.yaml"} if answers["use_beat"] else set()
     assert {path.name for path in core} == expected
 
-    validated = kubernetes_validate(*core)
+    validated = kubernetes_validate(*core, version=version)
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_kubernetes_1_30_refuses_a_stateful_set_without_service_name(
+    bake: Bake, tmp_path: Path
+) -> None:
+    beat = (bake() / "deploy" / "kubernetes" / "beat.yaml").read_text()
+    unnamed = tmp_path / "beat.yaml"
+    unnamed.write_text(re.sub(r"\n  serviceName: .*", "", beat))
+
+    assert kubernetes_validate(unnamed).returncode == 0  # optional since 1.33
+    validated = kubernetes_validate(unnamed, version="1.30.0")
+    assert validated.returncode != 0
+    assert "serviceName" in validated.stdout + validated.stderr
 
 
 def test_kubernetes_validate_refuses_a_misspelt_field(bake: Bake, tmp_path: Path) -> None:
@@ -217,7 +245,7 @@ def test_settings_come_from_the_config_map_and_credentials_from_the_secret(
     bake: Bake, answers: dict[str, Any]
 ) -> None:
     project = bake(**answers)
-    for path in (project / "deploy" / "kubernetes").glob("*.yaml"):
+    for path in (project / "deploy" / "kubernetes").rglob("*.yaml"):
         assert not URL_WITH_PASSWORD.search(path.read_text()), f"{path.name} holds a credential"
     assert of_kind(project, "Secret") == [], "the Secret is created by hand (docs/deploy.md)"
     (config,) = of_kind(project, "ConfigMap")
@@ -261,6 +289,14 @@ def test_probes_and_commands_are_those_the_baked_tests_run(
     if answers["use_beat"]:
         beat = workload(project, "beat")
         assert (beat["kind"], beat["spec"]["replicas"]) == ("StatefulSet", 1)
+        # Its headless Service; the schedule's volume: tests/test_kubernetes_manifests.py.
+        (service,) = [
+            doc
+            for doc in of_kind(project, "Service")
+            if doc["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "beat"
+        ]
+        assert service["metadata"]["name"] == beat["spec"]["serviceName"]
+        assert service["spec"]["clusterIP"] == "None"
 
 
 @pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
@@ -292,11 +328,66 @@ def test_the_kustomization_names_every_manifest_and_the_image(
     project = bake(**answers)
     folder = project / "deploy" / "kubernetes"
     kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
-    assert sorted(kustomization["resources"]) == sorted(manifests(project))
+    named = list(kustomization["resources"])
+    # KEDA's kinds, in a component of their own: one line switches them off.
+    assert kustomization["components"] == ["keda"]
+    component = yaml.safe_load((folder / "keda" / "kustomization.yaml").read_text())
+    assert component["kind"] == "Component"
+    named += [f"keda/{name}" for name in component["resources"]]
+    assert sorted(named) == sorted(manifests(project))
+    keda_files = {
+        name for name, docs in manifests(project).items() if docs[0]["kind"] in KEDA_KINDS
+    }
+    assert keda_files == {"keda/worker-autoscaling.yaml"}
     (image,) = kustomization["images"]
     for pod in pod_specs(project).values():
         for container in containers(pod):
             assert container["image"] == image["name"]
+
+
+def kustomize_build(folder: Path) -> list[dict[str, Any]]:
+    """What `kubectl apply -k folder` would send, built by kubectl's own kustomize."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+@pytest.mark.parametrize("answers", VARIANTS[::3], ids=variant_id)
+def test_one_line_takes_keda_out_of_the_apply(
+    bake: Bake, answers: dict[str, Any], tmp_path: Path
+) -> None:
+    folder = bake(**answers) / "deploy" / "kubernetes"
+    built = kustomize_build(folder)
+    assert {doc["kind"] for doc in built} >= KEDA_KINDS
+    for doc in built:
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "my-service"
+
+    kustomization = folder / "kustomization.yaml"
+    lines = kustomization.read_text().splitlines(keepends=True)
+    kustomization.write_text("".join(line for line in lines if line != "  - keda\n"))
+    without_keda = kustomize_build(folder)
+
+    assert not KEDA_KINDS & {doc["kind"] for doc in without_keda}
+    assert len(without_keda) == len(built) - 2
+    # No replicas field: a new Deployment starts one worker, and an apply
+    # leaves whatever number `kubectl scale` set since.
+    (worker,) = [
+        doc
+        for doc in without_keda
+        if (doc["kind"], doc["metadata"]["name"]) == ("Deployment", "my-service-worker")
+    ]
+    assert "replicas" not in worker["spec"]
+    # What is left is all Kubernetes' own, valid on every version we fit.
+    rendered = tmp_path / "without-keda.yaml"
+    rendered.write_text(yaml.safe_dump_all(without_keda))
+    for version in KUBERNETES_VERSIONS:
+        validated = kubernetes_validate(rendered, version=version)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
 def test_sqlite_bakes_have_no_kubernetes_manifests(bake: Bake) -> None:

@@ -80,6 +80,24 @@ def test_beat_runs_the_scheduler_that_beats_for_its_probe() -> None:
     assert any(Path(settings.heartbeat_file).is_relative_to(path) for path in mounts)
     # The scheduler ticks at least every HEARTBEAT_EVERY (scheduler.py).
     assert probe_window(beat["livenessProbe"]) >= 3 * settings.heartbeat_every
+
+
+def test_beat_keeps_its_schedule_on_a_volume_that_outlives_the_pod() -> None:
+    (stateful_set,) = [doc for doc in documents("beat.yaml") if doc["kind"] == "StatefulSet"]
+    spec = stateful_set["spec"]
+    (beat,) = spec["template"]["spec"]["containers"]
+    command = beat["command"]
+    schedule = Path(command[command.index("--schedule") + 1])
+    # On an emptyDir the schedule would go with the pod (tests/test_beat_schedule.py).
+    claims = {claim["metadata"]["name"] for claim in spec["volumeClaimTemplates"]}
+    kept = [Path(mount["mountPath"]) for mount in beat["volumeMounts"] if mount["name"] in claims]
+    assert any(schedule.is_relative_to(path) for path in kept)
+    # The image's user writes to it.
+    assert spec["template"]["spec"]["securityContext"]["fsGroup"] == 10001
+    # A StatefulSet is governed by a headless Service, which schemas up to 1.32 require.
+    (service,) = [doc for doc in documents("beat.yaml") if doc["kind"] == "Service"]
+    assert spec["serviceName"] == service["metadata"]["name"]
+    assert service["spec"]["clusterIP"] == "None"
 {%- endif %}
 {%- if cookiecutter.web != 'none' %}
 
@@ -100,4 +118,3 @@ def test_a_web_pod_drains_before_kubernetes_kills_it() -> None:
     assert pre_stop + graceful < pod["terminationGracePeriodSeconds"]
     # make web, which tests/web/test_draining.py stops, drains the same way.
     assert f"{flag} {graceful:g}" in (PROJECT_ROOT / "Makefile").read_text()
-{%- endif %}
