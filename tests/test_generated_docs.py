@@ -155,7 +155,9 @@ def test_the_comment_count_sees_comments_and_docstrings() -> None:
 # `db.end_session()`, `forget_inherited_pool`, `TASK_MAX_RETRIES`, `outbox.commands`.
 NAMED_CODE = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
 # Names of settings: each must be a field of config.Settings in that bake.
-SETTING = re.compile(r"^(DATABASE|DB|CELERY|TASK|LOG|METRICS|HEARTBEAT|OUTBOX|COUNT)_[A-Z_]+$")
+SETTING = re.compile(
+    r"^(DATABASE|DB|CELERY|TASK|LOG|METRICS|HEARTBEAT|OUTBOX|COUNT|MIGRATION)_[A-Z_]+$"
+)
 
 
 def defined_names(module: Path) -> set[str]:
