@@ -201,8 +201,11 @@ OTHER_PROJECTS_NAMES = {
     "task_always_eager",
 }
 FILE_SUFFIX = re.compile(r"\.(py|ya?ml|toml|ini|json|cfg|conf|txt|mako)$")
-# `def ship_order(` in a document's own example: a name the reader writes.
-EXAMPLE_DEFINITION = re.compile(r"^\s*(?:def|class)\s+(\w+)|^\s*(\w+)\s*=", re.MULTILINE)
+# `def ship_order(` in a document's own example, or the table of its model
+# (`__tablename__ = "orders"`): a name the reader writes.
+EXAMPLE_DEFINITION = re.compile(
+    r'^\s*__tablename__\s*=\s*"(\w+)"|^\s*(?:def|class)\s+(\w+)|^\s*(\w+)\s*=', re.MULTILINE
+)
 
 
 def missing_code_names(project: Path, package: Path, text: str) -> set[str]:
