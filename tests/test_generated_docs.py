@@ -155,7 +155,9 @@ def test_the_comment_count_sees_comments_and_docstrings() -> None:
 # `db.end_session()`, `forget_inherited_pool`, `TASK_MAX_RETRIES`, `outbox.commands`.
 NAMED_CODE = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
 # Names of settings: each must be a field of config.Settings in that bake.
-SETTING = re.compile(r"^(DATABASE|DB|CELERY|TASK|LOG|METRICS|HEARTBEAT|OUTBOX|COUNT)_[A-Z_]+$")
+SETTING = re.compile(
+    r"^(DATABASE|DB|CELERY|TASK|LOG|METRICS|HEARTBEAT|OUTBOX|COUNT|MIGRATION)_[A-Z_]+$"
+)
 
 
 def defined_names(module: Path) -> set[str]:
@@ -199,8 +201,11 @@ OTHER_PROJECTS_NAMES = {
     "task_always_eager",
 }
 FILE_SUFFIX = re.compile(r"\.(py|ya?ml|toml|ini|json|cfg|conf|txt|mako)$")
-# `def ship_order(` in a document's own example: a name the reader writes.
-EXAMPLE_DEFINITION = re.compile(r"^\s*(?:def|class)\s+(\w+)|^\s*(\w+)\s*=", re.MULTILINE)
+# `def ship_order(` in a document's own example, or the table of its model
+# (`__tablename__ = "orders"`): a name the reader writes.
+EXAMPLE_DEFINITION = re.compile(
+    r'^\s*__tablename__\s*=\s*"(\w+)"|^\s*(?:def|class)\s+(\w+)|^\s*(\w+)\s*=', re.MULTILINE
+)
 
 
 def missing_code_names(project: Path, package: Path, text: str) -> set[str]:

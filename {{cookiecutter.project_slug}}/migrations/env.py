@@ -10,7 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
+from {{ cookiecutter.package_name }} import applied_revisions
 from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.database.driver import prepare_migration
 from {{ cookiecutter.package_name }}.db import engine
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.outbox import model as outbox_model  # noqa: F401
@@ -37,6 +39,11 @@ def number_new_revisions(_: MigrationContext, __: Any, directives: list[Migratio
         directives[0].rev_id = f"{int(head) + 1:04d}"
 
 
+def service_tables_only(name: str | None, type_: str, _: Any) -> bool:
+    """Autogenerate compares the service's tables, not the migration tool's record."""
+    return not (type_ == "table" and name == applied_revisions.APPLIED_REVISIONS.name)
+
+
 def run_migrations_offline() -> None:
     """Emit SQL to stdout (``alembic upgrade head --sql``) without connecting."""
     context.configure(
@@ -44,26 +51,40 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        include_name=service_tables_only,
         render_as_batch=is_sqlite(settings.database_url),
         process_revision_directives=number_new_revisions,
+        on_version_apply=applied_revisions.record,
     )
     with context.begin_transaction():
+        applied_revisions.create_if_missing(context.get_context())
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    """Migrate through the app's own engine, with its dialect settings."""
-    with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            # SQLite cannot ALTER most things in place; batch mode copies the table.
-            render_as_batch=is_sqlite(settings.database_url),
-            process_revision_directives=number_new_revisions,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    """Migrate through the app's own engine, with its dialect settings.
+
+    The migration's connection is the service's but for its timeouts: no
+    DB_STATEMENT_TIMEOUT, and MIGRATION_LOCK_TIMEOUT (``database/driver.py``).
+    """
+    try:
+        with engine.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                include_name=service_tables_only,
+                # SQLite cannot ALTER most things in place; batch mode copies the table.
+                render_as_batch=is_sqlite(settings.database_url),
+                process_revision_directives=number_new_revisions,
+                on_version_apply=applied_revisions.record,
+            )
+            with context.begin_transaction():
+                prepare_migration(connection)
+                applied_revisions.create_if_missing(context.get_context())
+                context.run_migrations()
+    finally:
+        # Nothing else gets the migration's connection, with its timeouts.
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -61,6 +61,22 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A second database beside the run's one, for migrating up and down."""
+    url = make_url(database_url)
+    name = url.database or ""
+    if name.endswith(".sqlite3"):
+        other = url.set(database=name.replace(".sqlite3", "-migrations.sqlite3"))
+    else:
+        other = url.set(database=f"{name}_migrations")
+    other_url = other.render_as_string(hide_password=False)
+    create_database(other_url)
+    monkeypatch.setenv("DATABASE_URL", other_url)
+    yield other_url
+    drop_database(other_url)
+
+
+@pytest.fixture
 def database_server(database_url: str) -> str:
     """This run's database server kind; the test is skipped on SQLite, a file."""
     backend = make_url(database_url).get_backend_name()

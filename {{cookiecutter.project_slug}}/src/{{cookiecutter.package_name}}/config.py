@@ -25,6 +25,9 @@ class Settings(BrokerSettings):
     db_connect_timeout: int = Field(default=10, ge=1)
     db_wait_timeout: float = Field(default=60.0, gt=0)
     db_statement_timeout: float = Field(default=60.0, ge=0)
+    # Migrations run without the statement timeout; this bounds their wait for a
+    # lock, during which every other user of the table queues behind them.
+    migration_lock_timeout: int = Field(default=5, ge=1)
 
     celery_broker_url: str = "{{ cookiecutter._default_broker_urls[cookiecutter.broker] }}"
     celery_result_backend: str = "{{ cookiecutter._default_result_backends[cookiecutter.broker] }}"

@@ -1,9 +1,11 @@
 """Wait for the database, then migrate it, before any worker starts (``make migrate``).
 
-With ``--wait-for-migrations`` it migrates nothing: it waits until someone
-else (a deploy's migration Job) has brought the schema to this code's head.
-Run before each app process of a new version, it keeps that version from
-starting on an older schema, however the rollout orders things.
+With ``--wait-for-migrations`` it migrates nothing: it waits until this code's
+heads are applied (``applied_revisions.py``), newer revisions or not. Run
+before each app process, it keeps a new version from starting on an older
+schema, and lets an older one (a rollback, the old pods of a rollout) start
+at once on a newer schema, which expand/contract migrations keep fit for it
+(docs/deploy.md).
 """
 
 import argparse
@@ -15,7 +17,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError
 
+from . import applied_revisions
+from .config import settings
+from .database.driver import lock_timed_out
 from .db import engine, wait_for_database
 
 logger = logging.getLogger(__name__)
@@ -23,46 +29,66 @@ logger = logging.getLogger(__name__)
 # Run from the project root, as the Makefile does.
 ALEMBIC_INI = "alembic.ini"
 POLL_EVERY = 2.0
+# Its name as run, which __name__ is not under ``python -m`` ("__main__").
+COMMAND = f"python -m {__package__}.prestart"
 
 
-def revisions(config: Config) -> tuple[set[str], set[str]]:
-    """The schema's revisions, and this code's heads."""
+def current_heads() -> set[str]:
     with engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    return current, set(ScriptDirectory.from_config(config).get_heads())
+        return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def wait_for_migrations(config: Config, timeout: float) -> None:
+    script = ScriptDirectory.from_config(config)
+    heads = set(script.get_heads())
     deadline = time.monotonic() + timeout
     while True:
-        current, heads = revisions(config)
-        if current == heads:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+            missing = heads - applied_revisions.applied(connection, script)
+        if not missing:
             return
         if time.monotonic() >= deadline:
             raise SystemExit(
-                f"the schema is at {sorted(current) or 'no revision'}, this code needs"
-                f" {sorted(heads)}: run the migrations (python -m {__name__})"
+                f"the schema is at {sorted(current) or 'no revision'}, which has not applied"
+                f" {sorted(missing)} of this code's heads {sorted(heads)}: run the migrations"
+                f" ({COMMAND})"
             )
         logger.info("waiting for the migrations: schema at %s, code at %s", current, heads)
         time.sleep(POLL_EVERY)
 
 
+def migrate(config: Config) -> None:
+    """``alembic upgrade head``; a step that waited too long for its lock says how to retry."""
+    try:
+        command.upgrade(config, "head")
+    except DBAPIError as error:
+        if not lock_timed_out(error):
+            raise
+        raise SystemExit(
+            f"a migration waited MIGRATION_LOCK_TIMEOUT ({settings.migration_lock_timeout}s)"
+            f" for a lock another transaction holds ({error.orig}), and gave up; the schema"
+            f" stays at {sorted(current_heads()) or 'no revision'}. Run {COMMAND} again once"
+            " that transaction has ended (docs/deploy.md, 'When a migration fails')"
+        ) from error
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__)
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__)
     parser.add_argument(
         "--wait-for-migrations",
         type=float,
         metavar="SECONDS",
-        help="migrate nothing; wait up to SECONDS for the schema to reach this code's head",
+        help="migrate nothing; wait up to SECONDS until this code's heads are applied",
     )
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     wait_for_database()
     if options.wait_for_migrations is not None:
         wait_for_migrations(Config(ALEMBIC_INI), options.wait_for_migrations)
-        logger.info("the schema is at this code's head")
+        logger.info("the schema has this code's heads applied")
         return
-    command.upgrade(Config(ALEMBIC_INI), "head")
+    migrate(Config(ALEMBIC_INI))
     logger.info("database is up and migrated")
 
 

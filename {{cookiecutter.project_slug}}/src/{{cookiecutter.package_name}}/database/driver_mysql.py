@@ -14,10 +14,11 @@ from sqlalchemy.exc import DBAPIError
 from ..config import settings
 
 # https://mariadb.com/kb/en/mariadb-error-code-reference/
+LOCK_WAIT_TIMEOUT = 1205  # lock wait timeout exceeded: a row lock or a metadata lock
 MYSQL_TRANSIENT_ERRORS = {
     1040,  # too many connections
     1053,  # server shutdown in progress
-    1205,  # lock wait timeout exceeded
+    LOCK_WAIT_TIMEOUT,
     1213,  # deadlock found when trying to get lock
     1927,  # connection was killed (MariaDB)
     2002,  # can't connect through the socket
@@ -60,6 +61,31 @@ def prepare_engine(engine: Engine) -> None:
             statement = f"SET SESSION max_execution_time = {round(seconds * 1000)}"
         with dbapi_connection.cursor() as cursor:
             cursor.execute(statement)
+
+
+def prepare_migration(connection: Connection) -> None:
+    """For the migration's connection: no DB_STATEMENT_TIMEOUT, and MIGRATION_LOCK_TIMEOUT.
+
+    A step may rightly run for minutes, but waiting for a lock it queues every
+    other user of the table behind it: lock_wait_timeout bounds the wait for a
+    table's metadata lock (ALTER TABLE), innodb_lock_wait_timeout for a row's.
+    For the session: MySQL has no SET LOCAL, and the migration's connection is
+    closed when it ends (``migrations/env.py``).
+    """
+    seconds = settings.migration_lock_timeout
+    driver: Any = connection.connection.driver_connection
+    mariadb = "mariadb" in driver.get_server_info().lower()
+    unlimited = "max_statement_time" if mariadb else "max_execution_time"
+    connection.exec_driver_sql(
+        f"SET SESSION {unlimited} = 0, lock_wait_timeout = {seconds},"
+        f" innodb_lock_wait_timeout = {seconds}"
+    )
+
+
+def lock_timed_out(error: DBAPIError) -> bool:
+    """Whether the statement gave up waiting for a lock (either lock wait timeout)."""
+    args: tuple[Any, ...] = getattr(error.orig, "args", ())
+    return len(args) > 0 and args[0] == LOCK_WAIT_TIMEOUT
 
 
 def read_without_transaction(connection: Connection) -> None:

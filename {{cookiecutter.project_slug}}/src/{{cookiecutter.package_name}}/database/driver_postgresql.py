@@ -14,10 +14,11 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 from ..config import settings
 
 # https://www.postgresql.org/docs/current/errcodes-appendix.html
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
 POSTGRESQL_TRANSIENT_SQLSTATES = {
     "40001",  # serialization_failure
     "40P01",  # deadlock_detected
-    "55P03",  # lock_not_available (lock_timeout)
+    LOCK_NOT_AVAILABLE,
     "53300",  # too_many_connections
     "57P01",  # admin_shutdown
     "57P02",  # crash_shutdown
@@ -49,6 +50,25 @@ def prepare_engine(engine: Engine) -> None:
     ) -> None:
         if dbapi_connection.autocommit:
             dbapi_connection.autocommit = False
+
+
+def prepare_migration(connection: Connection) -> None:
+    """In the migration's transaction: no DB_STATEMENT_TIMEOUT, and MIGRATION_LOCK_TIMEOUT.
+
+    A step may rightly run for minutes, but waiting for a lock it queues every
+    other user of the table behind it. SET LOCAL ends with the transaction
+    (one for the whole run: PostgreSQL's DDL is transactional), so it reaches
+    no other user of the connection, through a pooler either. An
+    ``autocommit_block()`` (CREATE INDEX CONCURRENTLY) ends that transaction:
+    give such a step a revision of its own, which sets both itself.
+    """
+    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{settings.migration_lock_timeout}s'")
+
+
+def lock_timed_out(error: DBAPIError) -> bool:
+    """Whether the statement gave up waiting for a lock (``lock_timeout``)."""
+    return getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 def read_without_transaction(connection: Connection) -> None:

@@ -23,6 +23,19 @@ def prepare_engine(engine: Engine) -> None:
     """Nothing to add to SQLite's own listeners (``sqlite.py``)."""
 
 
+def prepare_migration(connection: Connection) -> None:
+    """Nothing: SQLite has no statement timeout to lift.
+
+    A migration waits for another process's write lock as every connection
+    does, up to the busy timeout set in ``engine.py``, not MIGRATION_LOCK_TIMEOUT.
+    """
+
+
+def lock_timed_out(error: DBAPIError) -> bool:
+    """False: a SQLite migration that waited too long fails as "database is locked"."""
+    return False
+
+
 def read_without_transaction(connection: Connection) -> None:
     """Nothing: SQLite keeps its BEGIN, which costs no round trip."""
 
