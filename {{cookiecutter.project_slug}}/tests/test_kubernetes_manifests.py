@@ -118,3 +118,4 @@ def test_a_web_pod_drains_before_kubernetes_kills_it() -> None:
     assert pre_stop + graceful < pod["terminationGracePeriodSeconds"]
     # make web, which tests/web/test_draining.py stops, drains the same way.
     assert f"{flag} {graceful:g}" in (PROJECT_ROOT / "Makefile").read_text()
+{%- endif %}
