@@ -47,7 +47,7 @@ class Settings(BrokerSettings):
     log_format: Literal["text", "json"] = "text"
     # The worker and the relay serve /metrics here when set; the web API on its own port.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    # The worker and the relay touch this file from their loops (liveness.py).
+    # Each long-running process touches this file from its loop (liveness.py).
     heartbeat_file: str | None = None
     heartbeat_every: float = Field(default=10.0, gt=0)
 
