@@ -26,6 +26,8 @@ def test_a_worker_lives_through_a_redis_outage_and_consumes_again(
     session: scoped_session[Session], tmp_path: Path
 ) -> None:
     scheme = urlsplit(settings.celery_broker_url).scheme
+    if scheme.startswith("sqla"):
+        pytest.skip("the embedded SQLite broker cannot be away: it is a file; this needs Redis")
     if scheme not in ("redis", "rediss"):
         pytest.skip(f"needs Redis as the broker, not {scheme}")
     if shutil.which("redis-server") is None:

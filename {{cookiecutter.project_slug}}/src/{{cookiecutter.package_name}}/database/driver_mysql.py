@@ -70,8 +70,11 @@ def prepare_migration(connection: Connection) -> None:
     other user of the table behind it: lock_wait_timeout bounds the wait for a
     table's metadata lock (ALTER TABLE), innodb_lock_wait_timeout for a row's.
     For the session: MySQL has no SET LOCAL, and the migration's connection is
-    closed when it ends (``migrations/env.py``).
+    closed when it ends (``migrations/env.py``). SQLite (embedded mode) waits
+    its busy timeout instead.
     """
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return
     seconds = settings.migration_lock_timeout
     driver: Any = connection.connection.driver_connection
     mariadb = "mariadb" in driver.get_server_info().lower()

@@ -60,8 +60,11 @@ def prepare_migration(connection: Connection) -> None:
     (one for the whole run: PostgreSQL's DDL is transactional), so it reaches
     no other user of the connection, through a pooler either. An
     ``autocommit_block()`` (CREATE INDEX CONCURRENTLY) ends that transaction:
-    give such a step a revision of its own, which sets both itself.
+    give such a step a revision of its own, which sets both itself. SQLite
+    (embedded mode) waits its busy timeout instead.
     """
+    if connection.dialect.name != "postgresql":
+        return
     connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{settings.migration_lock_timeout}s'")
 
