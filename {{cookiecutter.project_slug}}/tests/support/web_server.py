@@ -6,9 +6,16 @@ from dataclasses import dataclass
 
 import httpx
 
+from {{ cookiecutter.package_name }}.web.server_checks import CHECK_TIMEOUT
+
 from .environment import TMP_DIR
 from .processes import ChildProcess
 from scripts.web_process import running_web_server
+
+# The readiness probe's timeoutSeconds.
+READY_WITHIN = 1.0
+# /health checks the database, then the broker, each for CHECK_TIMEOUT at most.
+HEALTH_WITHIN = 2 * CHECK_TIMEOUT + 1
 
 
 @dataclass

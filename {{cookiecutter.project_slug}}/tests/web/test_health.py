@@ -10,8 +10,7 @@ import pytest
 
 from ..support.tcp_proxy import TcpProxy
 from ..support.waiting import wait_until
-from ..support.web_server import web_server
-from .test_readiness import HEALTH_WITHIN, READY_WITHIN
+from ..support.web_server import HEALTH_WITHIN, READY_WITHIN, web_server
 
 
 def health_follows(proxy: TcpProxy, env: dict[str, str], server: str) -> None:

@@ -12,16 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from {{ cookiecutter.package_name }}.web.server_checks import CHECK_TIMEOUT
-
 from ..support.held_rows import held_emails, lock_waiters
 from ..support.waiting import wait_until
-from ..support.web_server import web_server
+from ..support.web_server import HEALTH_WITHIN, READY_WITHIN, web_server
 
-# The readiness probe's timeoutSeconds.
-READY_WITHIN = 1.0
-# /health checks the database, then the broker, each for CHECK_TIMEOUT at most.
-HEALTH_WITHIN = 2 * CHECK_TIMEOUT + 1
 # One web process with one pooled connection: two sign-ups hold the whole pool,
 # one with the connection, waiting for a held row, the other waiting for it.
 ONE_CONNECTION = {"DB_POOL_SIZE": "1", "DB_MAX_OVERFLOW": "0", "WEB_WORKERS": "1"}
