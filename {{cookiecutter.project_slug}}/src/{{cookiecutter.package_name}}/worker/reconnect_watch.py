@@ -50,10 +50,14 @@ class ReconnectWatch(threading.Thread):
 
     def reconnecting(self) -> bool:
         # The connection is None from the moment Celery drops the broken one
-        # until ensure_connection returns a new one; at shutdown the blueprint
-        # no longer runs, and that is no outage.
+        # until ensure_connection returns a new one. Before it drops it, Celery
+        # stops the consumer's steps, which may wait on the broken connection
+        # for a while: a connection that says it is closed counts too. At
+        # shutdown the blueprint no longer runs, and that is no outage.
         consumer = self.consumer
-        return consumer.connection is None and consumer.blueprint.state == RUN
+        connection = consumer.connection
+        broken = connection is None or not connection.connected
+        return broken and consumer.blueprint.state == RUN
 
     def look(self) -> None:
         if not self.reconnecting():
