@@ -6,6 +6,7 @@ here, and this says when they stop fitting.
 """
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,6 +16,7 @@ from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import Settings
 
 from .support.environment import PROJECT_ROOT
+from .support.promtool import promtool
 
 # Compose's durations: 1m30s, 6m, 360s, 1h.
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
@@ -23,9 +25,13 @@ SECONDS = {"h": 3600, "m": 60, "s": 1}
 COMPOSE_DEFAULT_GRACE = 10.0
 
 
+def compose_file() -> dict[str, Any]:
+    found: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    return found
+
+
 def services() -> dict[str, Any]:
-    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
-    found: dict[str, Any] = compose["services"]
+    found: dict[str, Any] = compose_file()["services"]
     return found
 
 
@@ -58,6 +64,28 @@ def test_a_worker_that_compose_stops_finishes_its_tasks_first() -> None:
 def test_the_duration_reader_reads_compose_durations() -> None:
     assert [grace({"stop_grace_period": text}) for text in ("1m", "1m30s", "360s")] == [60, 90, 360]
     assert grace({}) == COMPOSE_DEFAULT_GRACE
+
+
+def test_prometheus_loads_the_alert_rules(tmp_path: Path) -> None:
+    # Each file the container sees, by its path there, is one of the project's.
+    configs = compose_file()["configs"]
+    mounted = {
+        mount["target"]: configs[mount["source"]]
+        for mount in services()["prometheus"]["configs"]
+    }
+    config = yaml.safe_load(mounted.pop("/etc/prometheus/prometheus.yml")["content"])
+    (rules,) = config["rule_files"]
+    assert mounted == {rules: {"file": "./prometheus/alerts.yml"}}
+
+    # promtool reads the configuration as Prometheus does, and the rules it names.
+    alerts = PROJECT_ROOT / "prometheus" / "alerts.yml"
+    config["rule_files"] = [str(alerts)]
+    written = tmp_path / "prometheus.yml"
+    written.write_text(yaml.safe_dump(config))
+    checked = promtool("check", "config", written)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    count = sum(len(group["rules"]) for group in yaml.safe_load(alerts.read_text())["groups"])
+    assert f"SUCCESS: {count} rules found" in checked.stdout
 {%- if cookiecutter.use_beat %}
 
 

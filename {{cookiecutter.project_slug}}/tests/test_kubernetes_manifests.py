@@ -119,3 +119,35 @@ def test_a_web_pod_drains_before_kubernetes_kills_it() -> None:
     # make web, which tests/web/test_draining.py stops, drains the same way.
     assert f"{flag} {graceful:g}" in (PROJECT_ROOT / "Makefile").read_text()
 {%- endif %}
+
+
+def test_the_prometheus_rule_holds_the_rules_compose_loads() -> None:
+    # One set of rules: edit prometheus/alerts.yml and the PrometheusRule together.
+    (rule,) = documents("monitoring/prometheus-rule.yaml")
+    assert rule["spec"] == yaml.safe_load((PROJECT_ROOT / "prometheus" / "alerts.yml").read_text())
+
+
+def test_the_pod_monitor_scrapes_each_process_under_the_job_the_rules_read() -> None:
+    (monitor,) = documents("monitoring/pod-monitor.yaml")
+    spec = monitor["spec"]
+    endpoints = {endpoint["port"] for endpoint in spec["podMetricsEndpoints"]}
+    (config,) = documents("config.yaml")
+    jobs = {}
+    for path in sorted(KUBERNETES.glob("*.yaml")):
+        for deployment in [doc for doc in documents(path.name) if doc["kind"] == "Deployment"]:
+            template = deployment["spec"]["template"]
+            labels = template["metadata"]["labels"]
+            assert spec["selector"]["matchLabels"].items() <= labels.items(), path.name
+            (only,) = template["spec"]["containers"]
+            ports = {port["name"]: port["containerPort"] for port in only["ports"]}
+            (scraped,) = endpoints & set(ports)
+            jobs[labels[spec["jobLabel"]]] = ports[scraped]
+    # The names TargetDown reads, each on the port its process serves /metrics on.
+    metrics_port = int(config["data"]["METRICS_PORT"])
+    assert jobs == {
+        "worker": metrics_port,
+        "relay": metrics_port,
+{%- if cookiecutter.web != 'none' %}
+        "web": 8000,
+{%- endif %}
+    }
