@@ -42,6 +42,7 @@ CODE = [
     "docker-compose.yml",
     ".dockerignore",
     "deploy",
+    "prometheus",
     ".github",
 ]
 DOCS = ["docs", "README.md"]

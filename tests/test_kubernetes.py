@@ -2,9 +2,10 @@
 
 The core kinds are validated by kubernetes-validate --strict (it bundles the
 Kubernetes schemas), against the newest Kubernetes and the oldest still in
-wide use; KEDA's kinds, which it passes with a warning and exit 0, against
-schemas in tests/schemas/, with examples that must fail. kubectl's own
-kustomize builds the kustomization, with and without its KEDA component. The
+wide use; KEDA's and the Prometheus Operator's kinds, which it passes with a
+warning and exit 0, against schemas in tests/schemas/, with examples that
+must fail. kubectl's own kustomize builds the kustomization, with and without
+its KEDA component, and with its monitoring component. The
 rest are the rules a reviewer would check by hand: probes, shutdowns,
 security, credentials, and a kustomization that names every file.
 """
@@ -24,6 +25,14 @@ from .conftest import BIN, Bake
 
 SCHEMAS = Path(__file__).parent / "schemas"
 KEDA_KINDS = {"ScaledObject", "TriggerAuthentication"}
+# The Prometheus Operator's, in the monitoring component.
+OPERATOR_KINDS = {"PodMonitor", "PrometheusRule"}
+SCHEMA_FILES = {
+    "ScaledObject": "keda-scaledobject.json",
+    "TriggerAuthentication": "keda-triggerauthentication.json",
+    "PodMonitor": "prometheus-operator-podmonitor.json",
+    "PrometheusRule": "prometheus-operator-prometheusrule.json",
+}
 # None: kubernetes-validate's newest bundled schema. 1.30: the oldest release
 # the manifests promise to fit (a StatefulSet needed serviceName up to 1.32).
 KUBERNETES_VERSIONS = [None, "1.30.0"]
@@ -107,7 +116,7 @@ def test_core_kinds_pass_kubernetes_validate_strict(
     core = [
         folder / name
         for name, docs in manifests(project).items()
-        if not {doc["kind"] for doc in docs} & KEDA_KINDS
+        if not {doc["kind"] for doc in docs} & (KEDA_KINDS | OPERATOR_KINDS)
     ]
     expected = {"config.yaml", "migrate-job.yaml", "worker.yaml", "relay.yaml"}
     expected |= {"web.yaml", "web-autoscaling.yaml"} if answers["web"] != "none" else set()
@@ -141,12 +150,9 @@ def test_kubernetes_validate_refuses_a_misspelt_field(bake: Bake, tmp_path: Path
     assert "terminationGracePeriod" in validated.stdout + validated.stderr
 
 
-def keda_validator(kind: str) -> jsonschema.Draft202012Validator:
-    name = {
-        "ScaledObject": "keda-scaledobject.json",
-        "TriggerAuthentication": "keda-triggerauthentication.json",
-    }[kind]
-    return jsonschema.Draft202012Validator(json.loads((SCHEMAS / name).read_text()))
+def crd_validator(kind: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / SCHEMA_FILES[kind]).read_text())
+    return jsonschema.Draft202012Validator(schema)
 
 
 @pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
@@ -154,7 +160,7 @@ def test_the_workers_scale_on_the_queue_with_keda(bake: Bake, answers: dict[str,
     project = bake(**answers)
     for kind in KEDA_KINDS:
         for doc in of_kind(project, kind):
-            keda_validator(kind).validate(doc)
+            crd_validator(kind).validate(doc)
 
     (scaled,) = of_kind(project, "ScaledObject")
     spec = scaled["spec"]
@@ -209,7 +215,7 @@ def test_the_keda_schema_refuses_a_broken_scaled_object(bake: Bake, breakage: st
     BROKEN_SCALED_OBJECTS[breakage](scaled["spec"])
 
     with pytest.raises(jsonschema.ValidationError):
-        keda_validator("ScaledObject").validate(scaled)
+        crd_validator("ScaledObject").validate(scaled)
 
 
 def test_a_trigger_authentication_takes_keys_not_values(bake: Bake) -> None:
@@ -217,7 +223,7 @@ def test_a_trigger_authentication_takes_keys_not_values(bake: Bake) -> None:
     authentication["spec"]["secretTargetRef"][0]["value"] = "hunter2"
 
     with pytest.raises(jsonschema.ValidationError):
-        keda_validator("TriggerAuthentication").validate(authentication)
+        crd_validator("TriggerAuthentication").validate(authentication)
 
 
 @pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
@@ -330,10 +336,12 @@ def test_the_kustomization_names_every_manifest_and_the_image(
     kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
     named = list(kustomization["resources"])
     # KEDA's kinds, in a component of their own: one line switches them off.
+    # The Prometheus Operator's, in another that one line switches on.
     assert kustomization["components"] == ["keda"]
-    component = yaml.safe_load((folder / "keda" / "kustomization.yaml").read_text())
-    assert component["kind"] == "Component"
-    named += [f"keda/{name}" for name in component["resources"]]
+    for name in ("keda", "monitoring"):
+        component = yaml.safe_load((folder / name / "kustomization.yaml").read_text())
+        assert component["kind"] == "Component"
+        named += [f"{name}/{resource}" for resource in component["resources"]]
     assert sorted(named) == sorted(manifests(project))
     keda_files = {
         name for name, docs in manifests(project).items() if docs[0]["kind"] in KEDA_KINDS
@@ -388,6 +396,69 @@ def test_one_line_takes_keda_out_of_the_apply(
     for version in KUBERNETES_VERSIONS:
         validated = kubernetes_validate(rendered, version=version)
         assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_the_monitoring_component_passes_the_operators_schemas(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    project = bake(**answers)
+    for kind in OPERATOR_KINDS:
+        (doc,) = of_kind(project, kind)
+        crd_validator(kind).validate(doc)
+    # The rules compose's Prometheus loads; the bake's own tests keep them equal.
+    (rule,) = of_kind(project, "PrometheusRule")
+    alerts = yaml.safe_load((project / "prometheus" / "alerts.yml").read_text())
+    assert rule["spec"] == alerts
+
+
+BROKEN_OPERATOR_OBJECTS = {
+    "a misspelt rule field": (
+        "PrometheusRule",
+        lambda spec: spec["groups"][0]["rules"][0].update(exp="up == 0"),
+    ),
+    "a duration in words": (
+        "PrometheusRule",
+        lambda spec: spec["groups"][0]["rules"][0].update({"for": "ten minutes"}),
+    ),
+    "a rule neither alert nor record": (
+        "PrometheusRule",
+        lambda spec: spec["groups"][0]["rules"][0].pop("alert"),
+    ),
+    "a group without a name": ("PrometheusRule", lambda spec: spec["groups"][0].pop("name")),
+    "a pod monitor without a selector": ("PodMonitor", lambda spec: spec.pop("selector")),
+    "an endpoint port as a number": (
+        "PodMonitor",
+        lambda spec: spec["podMetricsEndpoints"][0].update(port=9100),
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", BROKEN_OPERATOR_OBJECTS, ids=list(BROKEN_OPERATOR_OBJECTS))
+def test_the_operator_schemas_refuse_a_broken_object(bake: Bake, breakage: str) -> None:
+    kind, breaking = BROKEN_OPERATOR_OBJECTS[breakage]
+    (doc,) = of_kind(bake(), kind)
+    crd_validator(kind).validate(doc)
+    breaking(doc["spec"])
+
+    with pytest.raises(jsonschema.ValidationError):
+        crd_validator(kind).validate(doc)
+
+
+@pytest.mark.parametrize("answers", VARIANTS[::3], ids=variant_id)
+def test_one_line_adds_the_monitoring_component(bake: Bake, answers: dict[str, Any]) -> None:
+    folder = bake(**answers) / "deploy" / "kubernetes"
+    assert not OPERATOR_KINDS & {doc["kind"] for doc in kustomize_build(folder)}
+
+    kustomization = folder / "kustomization.yaml"
+    text = kustomization.read_text()
+    kustomization.write_text(text.replace("  - keda\n", "  - keda\n  - monitoring\n"))
+    built = kustomize_build(folder)
+
+    for kind in OPERATOR_KINDS:
+        (doc,) = [doc for doc in built if doc["kind"] == kind]
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "my-service"
+        crd_validator(kind).validate(doc)
 
 
 def test_sqlite_bakes_have_no_kubernetes_manifests(bake: Bake) -> None:

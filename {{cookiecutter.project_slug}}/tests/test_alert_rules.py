@@ -59,7 +59,8 @@ def test_each_alert_fires_on_its_series_and_stays_silent_on_healthy_ones(tmp_pat
 
 
 def test_every_alert_is_tested_firing_and_silent() -> None:
-    firing, silent = set(), set()
+    firing: set[str] = set()
+    silent: set[str] = set()
     for case in yaml.safe_load(UNIT_TESTS.read_text())["tests"]:
         for evaluation in case["alert_rule_test"]:
             (firing if evaluation["exp_alerts"] else silent).add(evaluation["alertname"])
@@ -79,7 +80,8 @@ def test_every_alert_says_what_to_do_and_links_its_runbook_entry() -> None:
     for name, rule in alerts().items():
         assert rule["labels"]["severity"] in {"warning", "critical"}, name
         annotations = rule["annotations"]
-        assert annotations["summary"] and annotations["description"], name
+        assert annotations["summary"], name
+        assert annotations["description"], name
         page, anchor = annotations["runbook_url"].split("#")
         assert page == "docs/troubleshooting.md", name
         assert anchor == name.lower(), name

@@ -70,8 +70,7 @@ def test_prometheus_loads_the_alert_rules(tmp_path: Path) -> None:
     # Each file the container sees, by its path there, is one of the project's.
     configs = compose_file()["configs"]
     mounted = {
-        mount["target"]: configs[mount["source"]]
-        for mount in services()["prometheus"]["configs"]
+        mount["target"]: configs[mount["source"]] for mount in services()["prometheus"]["configs"]
     }
     config = yaml.safe_load(mounted.pop("/etc/prometheus/prometheus.yml")["content"])
     (rules,) = config["rule_files"]
