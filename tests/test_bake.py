@@ -15,7 +15,8 @@ from dotenv import dotenv_values
 from .conftest import BIN, TEMPLATE, Bake, run, variants
 
 # Jinja left behind; GitHub's own ${{ expression }} syntax is not Jinja.
-UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+# Not GitHub's ${{ expressions }}, nor Prometheus's {{ $labels.x }} in alert rules.
+UNRENDERED = re.compile(r"(?<!\$)\{\{(?! \$)|\{%|\{#")
 
 
 def text_files(project: Path) -> list[Path]:
