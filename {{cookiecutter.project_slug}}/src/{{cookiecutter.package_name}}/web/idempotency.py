@@ -63,14 +63,15 @@ class Claim:
 
 
 def parse_key(header: str) -> str:
+    """The key in the header, unquoted; at most MAX_KEY_LENGTH characters, quotes included."""
     key = header.strip()
-    if len(key) >= 2 and key[0] == key[-1] == '"':
-        key = key[1:-1]
-    if not key.strip() or len(key) > MAX_KEY_LENGTH or not set(key) <= PRINTABLE_ASCII:
+    if not key or len(key) > MAX_KEY_LENGTH or not set(key) <= PRINTABLE_ASCII:
         raise BadKey(
             f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters,"
             " bare or in double quotes (a UUID, for example)"
         )
+    if len(key) > 2 and key[0] == key[-1] == '"' and key[1:-1].strip():
+        return key[1:-1]
     return key
 
 

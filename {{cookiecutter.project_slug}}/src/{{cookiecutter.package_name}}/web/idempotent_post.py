@@ -84,12 +84,12 @@ KeyHeader = Annotated[
     Header(
         alias=HEADER,
         min_length=1,
-        max_length=MAX_KEY_LENGTH + 2,  # with its quotes
+        max_length=MAX_KEY_LENGTH,
         pattern=r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
         description=(
             "Retry safely: a repeat with the same key and body gets the first answer"
             f" (kept for IDEMPOTENCY_KEY_RETENTION seconds), not a second effect."
-            f" 1 to {MAX_KEY_LENGTH} printable ASCII characters, bare or quoted."
+            f" 1 to {MAX_KEY_LENGTH} printable ASCII characters, quotes included."
         ),
     ),
 ]
