@@ -1,9 +1,9 @@
 """``@idempotent_post``: a Flask POST view that accepts ``Idempotency-Key``.
 
-Built on ``idempotency.py``. The view, decorated, does its writes in ``db_session`` without committing
-and ends with ``return commit_answer(answer, status)``: the answer is stored
-with the key in the work's transaction. A repeat never reaches the view: the
-decorator sends the stored answer again.
+Built on ``idempotency.py``. The view, decorated, does its writes in
+``db_session`` without committing and ends with ``return commit_answer(answer,
+status)``: the answer is stored with the key in the work's transaction. A
+repeat never reaches the view: the decorator sends the stored answer again.
 """
 
 import functools
