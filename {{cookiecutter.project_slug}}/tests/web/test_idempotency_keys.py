@@ -25,9 +25,10 @@ from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.web.idempotency import fingerprint
 
 from ..support.broker_state import delete_queue, messages_waiting
-from ..support.environment import queue_of
+from ..support.environment import TMP_DIR, queue_of
 from ..support.held_rows import held_emails, lock_waiters
 from ..support.outbox_state import run_outbox_command
+from ..support.processes import running_relay
 from ..support.waiting import wait_until
 from ..support.web_server import WebServer, web_server
 
@@ -199,20 +200,33 @@ def test_a_running_claim_answers_409_and_an_abandoned_one_is_taken_over(
     assert post().json() == abandoned.json()
 
 
+def add_expired_keys(session: scoped_session[Session], name: str, count: int) -> None:
+    expired = database_now() - timedelta(seconds=settings.idempotency_key_retention + 60)
+    rows = [
+        {"key": f"{name}-{n}", "fingerprint": "-", "owner": "-", "created_at": expired}
+        for n in range(count)
+    ]
+    session.execute(insert(IdempotencyKey), rows)
+    session.commit()
+
+
+def stored_keys() -> list[str]:
+    with session_factory() as session:
+        return list(session.scalars(select(IdempotencyKey.key)))
+
+
 def test_the_relay_purges_keys_older_than_the_retention_in_batches(
     session: scoped_session[Session],
 ) -> None:
-    now = database_now()
-    expired = now - timedelta(seconds=settings.idempotency_key_retention + 60)
-    rows = [
-        {"key": f"old-{n}", "fingerprint": "-", "owner": "-", "created_at": expired, "status": 201}
-        for n in range(PURGE_BATCH + 1)
-    ]
-    session.execute(insert(IdempotencyKey), rows)
     session.execute(insert(IdempotencyKey).values(key="new", fingerprint="-", owner="-"))
-    session.commit()
+    add_expired_keys(session, "once", PURGE_BATCH + 1)
 
     relayed = run_outbox_command("--once")
 
     assert relayed.returncode == 0, relayed.stderr
-    assert session.scalars(select(IdempotencyKey.key)).all() == ["new"]
+    assert stored_keys() == ["new"]
+
+    # The relay's loop, in its housekeeping; its first pass does it.
+    add_expired_keys(session, "loop", 2)
+    with running_relay(TMP_DIR / "relay-idempotency-keys.log"):
+        wait_until(lambda: stored_keys() == ["new"], "the relay to purge the expired keys")
