@@ -46,9 +46,9 @@ def test_every_answer_matches_the_description_and_none_is_a_500(
     config.write_text(STATEFUL_ANSWERS)
     # Its tasks go to a queue no worker takes: what it creates needs no task run.
     with web_server("schemathesis", {"CELERY_QUEUE": unwatched_queue}) as server:
+        schema = f"{server.url}/openapi.json"
         run = subprocess.run(
-            [SCHEMATHESIS, "--config-file", config, "run", f"{server.url}/openapi.json"]
-            + [*OPTIONS, *skipped],
+            [SCHEMATHESIS, "--config-file", str(config), "run", schema, *OPTIONS, *skipped],
             capture_output=True,
             text=True,
             timeout=600,
