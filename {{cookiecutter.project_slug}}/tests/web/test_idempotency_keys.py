@@ -18,17 +18,17 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
+from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.db import session_factory
 from {{ cookiecutter.package_name }}.idempotency_keys import PURGE_BATCH, IdempotencyKey
 from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.outbox.loop import Relay, relay_once
 from {{ cookiecutter.package_name }}.web.idempotency import fingerprint
 
 from ..support.broker_state import delete_queue, messages_waiting
-from ..support.environment import TMP_DIR, queue_of
+from ..support.environment import queue_of
 from ..support.held_rows import held_emails, lock_waiters
-from ..support.outbox_state import run_outbox_command
-from ..support.processes import running_relay
 from ..support.waiting import wait_until
 from ..support.web_server import WebServer, web_server
 
@@ -221,12 +221,10 @@ def test_the_relay_purges_keys_older_than_the_retention_in_batches(
     session.execute(insert(IdempotencyKey).values(key="new", fingerprint="-", owner="-"))
     add_expired_keys(session, "once", PURGE_BATCH + 1)
 
-    relayed = run_outbox_command("--once")
-
-    assert relayed.returncode == 0, relayed.stderr
-    assert stored_keys() == ["new"]
-
-    # The relay's loop, in its housekeeping; its first pass does it.
+    assert relay_once(app) == 0  # what `python -m ...relay --once` runs
+    once = stored_keys()
     add_expired_keys(session, "loop", 2)
-    with running_relay(TMP_DIR / "relay-idempotency-keys.log"):
-        wait_until(lambda: stored_keys() == ["new"], "the relay to purge the expired keys")
+    Relay(app, every=1).housekeeping()  # what the relay's loop runs once a minute
+
+    assert once == ["new"]
+    assert stored_keys() == ["new"]
