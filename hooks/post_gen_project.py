@@ -57,6 +57,7 @@ def remove_web_files() -> None:
     remove(WEB, "scripts/demo_http.py", "scripts/web_process.py", "tests/web")
     remove("tests/support/web_server.py", "tests/telemetry/test_logs.py")
     remove(KUBERNETES / "web.yaml", KUBERNETES / "web-autoscaling.yaml")
+    remove(PACKAGE / "idempotency_keys.py", "migrations/versions/0007_idempotency_keys.py")
 
 
 DELIVERY = PACKAGE / "delivery"

@@ -156,7 +156,7 @@ def test_the_comment_count_sees_comments_and_docstrings() -> None:
 NAMED_CODE = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
 # Names of settings: each must be a field of config.Settings in that bake.
 SETTING = re.compile(
-    r"^(DATABASE|DB|CELERY|TASK|LOG|METRICS|HEARTBEAT|OUTBOX|COUNT|MIGRATION)_[A-Z_]+$"
+    r"^(DATABASE|DB|CELERY|TASK|LOG|METRICS|HEARTBEAT|OUTBOX|COUNT|MIGRATION|IDEMPOTENCY)_[A-Z_]+$"
 )
 
 

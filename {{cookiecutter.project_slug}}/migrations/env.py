@@ -14,6 +14,9 @@ from {{ cookiecutter.package_name }} import applied_revisions
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.database.driver import prepare_migration
 from {{ cookiecutter.package_name }}.db import engine
+{%- if cookiecutter.web != 'none' %}
+from {{ cookiecutter.package_name }}.idempotency_keys import IdempotencyKey  # noqa: F401
+{%- endif %}
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.outbox import model as outbox_model  # noqa: F401
 

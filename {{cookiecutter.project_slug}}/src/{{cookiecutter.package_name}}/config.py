@@ -55,6 +55,14 @@ class Settings(BrokerSettings):
     outbox_max_attempts: int = Field(default=5, ge=1)
     outbox_retention: float = Field(default=7 * 24 * 3600, gt=0)
     outbox_alert_after: float = Field(default=300.0, gt=0)
+{%- if cookiecutter.web != 'none' %}
+
+    # How long a POST's Idempotency-Key answers a retry with the first answer.
+    idempotency_key_retention: float = Field(default=24 * 3600, gt=0)
+    # A request that claimed a key and neither answered nor released it in this
+    # time died: a retry with the key runs instead of answering 409.
+    idempotency_key_lease: float = Field(default=60.0, gt=0)
+{%- endif %}
 
 {%- if cookiecutter.use_beat %}
 

@@ -9,6 +9,9 @@ from sqlalchemy import Connection, NullPool, TextClause, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, scoped_session
 
+{% if cookiecutter.web != 'none' -%}
+from {{ cookiecutter.package_name }}.idempotency_keys import IdempotencyKey  # noqa: F401
+{% endif -%}
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.outbox import model as outbox_model  # noqa: F401
 

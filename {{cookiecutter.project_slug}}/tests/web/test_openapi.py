@@ -25,15 +25,30 @@ OPTIONS = ("--checks", "all", "--max-examples", "50", "--workers", "1")
 # With rpc:// results GET /tasks/{task_id} answers 501 by design (shown in
 # test_task_status.py); schemathesis counts every 5xx as a server error.
 UNSTORED_RESULTS = ("--exclude-path", "/tasks/{task_id}")
+# Schemathesis sends the same few Idempotency-Keys ("null", "0") with
+# different bodies; the draft's answer to that is 422, which its check that
+# valid data is accepted counts as a refusal. As it does 409 (the email is
+# taken), it takes 422 as an answer to the server's state on POST /users alone.
+STATEFUL_ANSWERS = """
+[[operations]]
+include-path = "/users"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "409", "422"]
+"""
 
 
 @pytest.mark.usefixtures("session")  # empties the tables afterwards
-def test_every_answer_matches_the_description_and_none_is_a_500(unwatched_queue: str) -> None:
+def test_every_answer_matches_the_description_and_none_is_a_500(
+    unwatched_queue: str, tmp_path: Path
+) -> None:
     skipped = UNSTORED_RESULTS if settings.celery_result_backend.startswith("rpc") else ()
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(STATEFUL_ANSWERS)
     # Its tasks go to a queue no worker takes: what it creates needs no task run.
     with web_server("schemathesis", {"CELERY_QUEUE": unwatched_queue}) as server:
+        schema = f"{server.url}/openapi.json"
         run = subprocess.run(
-            [SCHEMATHESIS, "run", f"{server.url}/openapi.json", *OPTIONS, *skipped],
+            [SCHEMATHESIS, "--config-file", str(config), "run", schema, *OPTIONS, *skipped],
             capture_output=True,
             text=True,
             timeout=600,

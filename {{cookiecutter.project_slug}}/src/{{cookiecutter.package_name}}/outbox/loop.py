@@ -3,7 +3,7 @@
 A pass publishes until the outbox is empty (``relay.relay_pending``), then the
 relay sleeps until a message commits (``wakeup``) or OUTBOX_RELAY_EVERY
 passes. An idle pass costs the database one indexed query; deleting sent
-messages and the check for a stuck outbox run once a minute.
+messages{% if cookiecutter.web != 'none' %} and expired idempotency keys{% endif %} and the check for a stuck outbox run once a minute.
 
 A database or broker that is away fails the pass, not the relay: it tries
 again every OUTBOX_RELAY_EVERY seconds, beating before each try, and tells
@@ -22,6 +22,9 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import DBAPIError
 
 from ..config import settings
+{%- if cookiecutter.web != 'none' %}
+from ..idempotency_keys import purge_idempotency_keys
+{%- endif %}
 from ..liveness import Outage, beat, clear_outage, note_outage
 from .commands import outbox_status
 from .publishing import purge_sent, relay_engine, relay_pending
@@ -98,6 +101,9 @@ class Relay:
 
     def housekeeping(self) -> None:
         purge_sent(settings.outbox_retention)
+{%- if cookiecutter.web != 'none' %}
+        purge_idempotency_keys(relay_engine, settings.idempotency_key_retention)
+{%- endif %}
         status = outbox_status()
         if status.stuck(settings.outbox_alert_after):
             logger.warning(
@@ -121,5 +127,8 @@ def relay_once(app: Celery) -> int:
         )
         return 1
     purge_sent(settings.outbox_retention)
+{%- if cookiecutter.web != 'none' %}
+    purge_idempotency_keys(relay_engine, settings.idempotency_key_retention)
+{%- endif %}
     logger.info("sent %d message(s)", sent)
     return 0

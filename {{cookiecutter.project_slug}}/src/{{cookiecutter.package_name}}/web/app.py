@@ -15,6 +15,7 @@ from ..database.transient_errors import is_transient
 from ..telemetry.logs import configure_logging
 from ..telemetry.metrics import use_multiprocess_mode
 from ..telemetry.tracing import start_tracing
+from .idempotent_post import Replayed, replay_answer
 from .metrics import RequestMetrics, metrics_router
 from .routes import health, tasks, users
 
@@ -32,6 +33,7 @@ app.include_router(tasks.router)
 app.include_router(users.router)
 app.include_router(metrics_router)
 app.add_middleware(RequestMetrics)
+app.add_exception_handler(Replayed, replay_answer)
 # FastAPI traces each request itself, once start_tracing has set the provider.
 start_tracing()
 

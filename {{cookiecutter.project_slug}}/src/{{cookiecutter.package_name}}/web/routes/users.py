@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 
 from ...models import User
 from ..deps import SessionDep
+from ..idempotent_post import IDEMPOTENCY_RESPONSES, IdempotentPostDep
 from ..schemas import Problem
 from ..user_registration import EmailTaken, register_user
 from ..user_schemas import NewUser, UserCreated, UserOut
@@ -20,11 +21,12 @@ UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
-        400: {"model": Problem, "description": "The body is not JSON"},
-        409: {"model": Problem, "description": "The email is taken"},
+        **IDEMPOTENCY_RESPONSES,
+        400: {"model": Problem, "description": "The body is not JSON, or a malformed key"},
+        409: {"model": Problem, "description": "The email is taken, or the key is in use"},
     },
 )
-def create_user(new_user: NewUser, session: SessionDep) -> UserCreated:
+def create_user(new_user: NewUser, session: SessionDep, once: IdempotentPostDep) -> UserCreated:
     """Create a user, and look it up with a task sent once the user is committed."""
     try:
         user, result = register_user(session, new_user.name, new_user.email)
@@ -32,7 +34,7 @@ def create_user(new_user: NewUser, session: SessionDep) -> UserCreated:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"a user with email {error} already exists"
         ) from error
-    return UserCreated(id=user.id, task_id=result.id)
+    return once.commit(UserCreated(id=user.id, task_id=result.id), status.HTTP_201_CREATED)
 
 
 @router.get("/{user_id}", responses={404: {"model": Problem}})

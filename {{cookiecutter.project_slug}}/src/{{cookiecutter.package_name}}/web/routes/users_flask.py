@@ -4,6 +4,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ...db import db_session
 from ...models import User
+from ..idempotent_post import commit_answer, idempotent_post
 from ..problems import problem
 from ..user_registration import EmailTaken, register_user
 from ..user_schemas import NewUser, UserCreated, UserOut
@@ -12,6 +13,7 @@ blueprint = Blueprint("users", __name__, url_prefix="/users")
 
 
 @blueprint.post("")
+@idempotent_post
 def create_user() -> tuple[Response, int]:
     """Create a user, and look it up with a task sent once the user is committed."""
     if not request.is_json:
@@ -21,7 +23,7 @@ def create_user() -> tuple[Response, int]:
         user, result = register_user(db_session(), new_user.name, new_user.email)
     except EmailTaken as error:
         return problem(f"a user with email {error} already exists", 409)
-    return jsonify(UserCreated(id=user.id, task_id=result.id).model_dump()), 201
+    return commit_answer(UserCreated(id=user.id, task_id=result.id).model_dump(), 201)
 
 
 # users.id is a 32-bit integer on every database.
