@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 from celery import group
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.config import settings
@@ -28,7 +29,7 @@ from ..support.broker_state import messages_waiting
 from ..support.environment import PROJECT_ROOT, TMP_DIR, queue_of
 from ..support.pgbouncer import running_pgbouncer
 from ..support.probe_tasks import end_attempt, read_record
-from ..support.processes import running_relay
+from ..support.processes import free_port, running_relay
 from ..support.records import Record
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, has_retried, own_worker
@@ -46,9 +47,9 @@ class Pooled:
     engine: Engine  # the tests' own writes, through PgBouncer as the app's
 
 
-def prestart(env: dict[str, str]) -> None:
+def prestart(env: dict[str, str], *options: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.prestart"],
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.prestart", *options],
         cwd=PROJECT_ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -60,16 +61,21 @@ def prestart(env: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def pooled(database_url: str, broker: str) -> Iterator[Pooled]:
-    """A worker of four processes through PgBouncer, with a pool of two, and its settings."""
-    direct = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with running_pgbouncer(database_url) as bouncer, pytest.MonkeyPatch.context() as patch:
+    """A worker of four processes through PgBouncer, with a pool of two, and its settings.
+
+    PgBouncer is in front of the server itself, even where ``database_url``
+    already goes through a pooler (DATABASE_DIRECT_URL set).
+    """
+    direct_url = settings.direct_database_url
+    direct = create_engine(direct_url, isolation_level="AUTOCOMMIT")
+    with running_pgbouncer(direct_url) as bouncer, pytest.MonkeyPatch.context() as patch:
         env = {
-            "DATABASE_URL": bouncer.url_to(database_url),
-            "DATABASE_DIRECT_URL": database_url,
+            "DATABASE_URL": bouncer.url_to(direct_url),
+            "DATABASE_DIRECT_URL": direct_url,
             "DB_STATEMENT_TIMEOUT": STATEMENT_TIMEOUT,
         }
         prestart(env)  # before PgBouncer opens a server connection: they all get it
-        patch.setattr(settings, "database_direct_url", database_url)
+        patch.setattr(settings, "database_direct_url", direct_url)
         engine = build_engine(env["DATABASE_URL"])
         try:
             with own_worker("pgbouncer", concurrency=4, env=env) as worker:
@@ -82,6 +88,20 @@ def pooled(database_url: str, broker: str) -> Iterator[Pooled]:
                     " RESET statement_timeout', current_database()); END $$"
                 )
             direct.dispose()
+
+
+def test_migrations_use_the_direct_url_and_the_wait_for_them_the_pooled_one(
+    database_url: str,
+) -> None:
+    nowhere = make_url(database_url).set(port=free_port()).render_as_string(hide_password=False)
+    quickly = {"DB_WAIT_TIMEOUT": "1", "DB_CONNECT_TIMEOUT": "1"}
+
+    prestart(quickly | {"DATABASE_URL": nowhere, "DATABASE_DIRECT_URL": database_url})
+    prestart(
+        quickly | {"DATABASE_URL": database_url, "DATABASE_DIRECT_URL": nowhere},
+        "--wait-for-migrations",
+        "0",
+    )
 
 
 def test_get_from_db_retries_until_a_commit_through_pgbouncer(

@@ -41,7 +41,7 @@ def through_pooler(url: URL) -> bool:
     connection is free, so nothing may outlive a transaction on it.
     """
     direct = settings.database_direct_url
-    return direct is not None and make_url(direct) != url
+    return bool(direct) and make_url(direct) != url
 
 
 def connect_args(url: URL) -> dict[str, Any]:
@@ -97,7 +97,8 @@ def keep_statement_timeout(connection: Connection) -> None:
     no round trip (``SET LOCAL`` at each BEGIN would cost one), covers reads in
     autocommit too, and an ordinary role may set its own. The server applies
     it to sessions it starts afterwards: the pooler's older server
-    connections keep the value they started with until it replaces them.
+    connections keep the value they started with until it replaces them
+    (PgBouncer: server_lifetime, or RECONNECT on its console).
     Run by every migration (prestart), on the direct connection; committed
     with the migration.
     """
