@@ -114,6 +114,7 @@ def keep_database(database: str) -> None:
         remove(*notices)
         # PgBouncer pools PostgreSQL's connections only.
         remove("tests/support/pgbouncer.py", "tests/database/test_pgbouncer.py")
+        remove("tests/test_tasks_through_pgbouncer.py")
 
 
 def remove_docker_files() -> None:

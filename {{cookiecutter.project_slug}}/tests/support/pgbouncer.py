@@ -9,18 +9,28 @@ connections, as in production; nothing a session keeps can survive that.
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
-from .processes import ChildProcess, free_port
+from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.database.engine import build_engine
 
-# Fewer than the worker's four processes: they share these.
+from .environment import PROJECT_ROOT
+from .processes import ChildProcess, free_port
+from .workers import own_worker
+
+# Fewer than the worker's processes: they share these.
 POOL_SIZE = 2
+WORKER_PROCESSES = 4
 # PgBouncer refuses to run as root; Debian's PostgreSQL package adds this user.
 UNPRIVILEGED_USER = "postgres"
 
@@ -87,3 +97,63 @@ def running_pgbouncer(direct_url: str) -> Iterator[PgBouncer]:
             yield bouncer
         finally:
             bouncer.process.stop()
+
+
+def prestart(env: dict[str, str], *options: str) -> None:
+    """``python -m ...prestart``, as a deployment runs it, with ``env`` over the run's."""
+    done = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.prestart", *options],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@dataclass
+class Pooled:
+    env: dict[str, str]
+    worker: ChildProcess
+    engine: Engine  # the tests' own writes, through PgBouncer as the app's
+
+
+@contextmanager
+def pooled_worker(name: str, statement_timeout: str = "60") -> Iterator[Pooled]:
+    """A worker of four processes on ``queue_of(name)``, through a PgBouncer of its own.
+
+    Migrated first as a deployment is (prestart on the direct URL), which
+    makes ``statement_timeout`` the role's default in the run's database,
+    before PgBouncer opens a server connection; reset afterwards.
+    """
+    direct_url = settings.direct_database_url
+    with running_pgbouncer(direct_url) as bouncer, pytest.MonkeyPatch.context() as patch:
+        env = {
+            "DATABASE_URL": bouncer.url_to(direct_url),
+            "DATABASE_DIRECT_URL": direct_url,
+            "DB_STATEMENT_TIMEOUT": statement_timeout,
+        }
+        prestart(env)
+        # This process's writes go through PgBouncer too, as the service's would.
+        patch.setattr(settings, "database_direct_url", direct_url)
+        engine = build_engine(env["DATABASE_URL"])
+        try:
+            with own_worker(name, concurrency=WORKER_PROCESSES, env=env) as worker:
+                yield Pooled(env, worker, engine)
+        finally:
+            engine.dispose()
+            reset_statement_timeout(direct_url)
+
+
+def reset_statement_timeout(direct_url: str) -> None:
+    """Take the role's default away again, for the run's other tests."""
+    direct = create_engine(direct_url, isolation_level="AUTOCOMMIT")
+    try:
+        with direct.connect() as connection:
+            connection.exec_driver_sql(
+                "DO $$ BEGIN EXECUTE format('ALTER ROLE CURRENT_USER IN DATABASE %%I"
+                " RESET statement_timeout', current_database()); END $$"
+            )
+    finally:
+        direct.dispose()

@@ -41,7 +41,9 @@ def through_pooler(url: URL) -> bool:
     connection is free, so nothing may outlive a transaction on it.
     """
     direct = settings.database_direct_url
-    return bool(direct) and make_url(direct) != url
+    if not direct:  # unset, or empty in .env
+        return False
+    return make_url(direct) != url
 
 
 def connect_args(url: URL) -> dict[str, Any]:
