@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }} import config
 from {{ cookiecutter.package_name }}.telemetry.metrics import use_multiprocess_mode
 
 from .support.broker_state import delete_queue
-from .support.database_state import empty_tables
+from .support.database_state import empty_tables, terminate_connections
 from .support.environment import TMP_DIR, queue_of, require_server
 from .support.processes import alembic
 from .support.records import RecordBase
@@ -58,6 +58,8 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         engine.dispose()
+        if direct_url != url:  # the pooler keeps its server connections open
+            terminate_connections(direct_url)
         if database_exists(direct_url):
             drop_database(direct_url)
 
