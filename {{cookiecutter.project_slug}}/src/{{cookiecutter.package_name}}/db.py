@@ -24,11 +24,11 @@ db_session = scoped_session(session_factory)
 
 
 def direct_engine() -> Engine:
-    """An engine on the server itself, for what a transaction pooler cannot carry.
+    """An engine on ``settings.direct_database_url``, the server itself: for the migrations.
 
-    Migrations, and the relay's LISTEN, which outlive a transaction. The app's
-    own ``engine`` unless DATABASE_DIRECT_URL names another URL; the caller
-    disposes of it.
+    Also for what else must outlive a transaction, which a pooler in front of
+    the server would not let it. The app's own ``engine`` when that URL is
+    DATABASE_URL; the caller disposes of it.
     """
     if settings.direct_database_url == settings.database_url:
         return engine

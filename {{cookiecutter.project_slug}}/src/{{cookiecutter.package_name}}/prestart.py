@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         wait_for_migrations(Config(ALEMBIC_INI), options.wait_for_migrations)
         logger.info("the schema has this code's heads applied")
         return
-    # On the server itself, where the migrations run (DATABASE_DIRECT_URL).
+    # On the server itself, where the migrations run (settings.direct_database_url).
     direct = direct_engine()
     try:
         wait_for_database(direct)
