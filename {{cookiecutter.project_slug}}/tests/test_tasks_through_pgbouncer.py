@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.tasks import get_from_db
 
 from .support.environment import queue_of
-from .support.pgbouncer import Pooled, pooled_worker
+from .support.pgbouncer import Pooled, pooled_worker, skip_unless_a_server
 
 TASKS = 2000
 QUEUE = queue_of("get-from-db-pgbouncer")
@@ -24,6 +24,7 @@ QUEUE = queue_of("get-from-db-pgbouncer")
 
 @pytest.fixture(scope="module")
 def pooled(database_url: str, broker: str) -> Iterator[Pooled]:
+    skip_unless_a_server(database_url)
     with pooled_worker("get-from-db-pgbouncer") as pooled:
         yield pooled
 

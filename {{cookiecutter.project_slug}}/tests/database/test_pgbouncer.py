@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }}.outbox import add_to_outbox
 
 from ..support.broker_state import messages_waiting
 from ..support.environment import TMP_DIR, queue_of
-from ..support.pgbouncer import Pooled, pooled_worker, prestart
+from ..support.pgbouncer import Pooled, pooled_worker, prestart, skip_unless_a_server
 from ..support.probe_tasks import end_attempt, read_record
 from ..support.processes import free_port, running_relay
 from ..support.records import Record
@@ -29,6 +29,7 @@ QUEUE = queue_of("pgbouncer")
 @pytest.fixture(scope="module")
 def pooled(database_url: str, broker: str) -> Iterator[Pooled]:
     """The worker through PgBouncer; its statement timeout 1 s, the role's default."""
+    skip_unless_a_server(database_url)
     with pooled_worker("pgbouncer", statement_timeout="1") as pooled:
         yield pooled
 
@@ -36,6 +37,7 @@ def pooled(database_url: str, broker: str) -> Iterator[Pooled]:
 def test_migrations_use_the_direct_url_and_the_wait_for_them_the_pooled_one(
     database_url: str,
 ) -> None:
+    skip_unless_a_server(database_url)
     nowhere = make_url(database_url).set(port=free_port()).render_as_string(hide_password=False)
     quickly = {"DB_WAIT_TIMEOUT": "1", "DB_CONNECT_TIMEOUT": "1"}
 

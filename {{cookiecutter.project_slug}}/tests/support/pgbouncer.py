@@ -35,6 +35,13 @@ WORKER_PROCESSES = 4
 UNPRIVILEGED_USER = "postgres"
 
 
+def skip_unless_a_server(database_url: str) -> None:
+    """Embedded mode (SQLite) has no server for PgBouncer to stand in front of."""
+    backend = make_url(database_url).get_backend_name()
+    if backend != "postgresql":
+        pytest.skip(f"needs a database server; PgBouncer pools PostgreSQL's, not {backend}")
+
+
 def pgbouncer_program() -> str:
     """The program, or the test fails under CI and is skipped elsewhere, saying why."""
     program = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
