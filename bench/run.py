@@ -39,6 +39,8 @@ from sqlalchemy.engine import make_url
 from . import database, inprocess, machine, post_2013, relay, report, telemetry
 from .distance import DISTANCE_CONCURRENCY, AtDistance, at_distance
 from .longrun import LongRun, long_run
+from .pgbouncer import ThroughPgBouncer, measure_through_pgbouncer, pgbouncer_program
+from .pgbouncer import table as pgbouncer_table
 from .workload import Measurement, Setup, Workload, measure
 
 SCALING_TASKS = (1_000, 5_000, 20_000)
@@ -47,6 +49,8 @@ VAR = Path("var/bench")
 OUR_TASK = "my_service.tasks.get_from_db"
 # Task runs and relayed messages per round of bench.telemetry.
 TELEMETRY_CALLS = 20_000
+# Worker processes through PgBouncer: more than its server connections.
+PGBOUNCER_CONCURRENCY = 4
 
 
 def workloads() -> dict[str, Workload]:
@@ -145,10 +149,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=relay.ROUNDS,
         help="rounds of the relay and its publish path alone (%(default)s)",
     )
+    parser.add_argument(
+        "--pgbouncer-tasks",
+        type=int,
+        default=2_000,
+        help="get_from_db tasks per round direct and through PgBouncer (2000; PostgreSQL)",
+    )
+    parser.add_argument(
+        "--pgbouncer-rounds",
+        type=int,
+        default=2,
+        help="alternating rounds direct and through PgBouncer (2; 0 skips them)",
+    )
     parser.add_argument("--json", type=Path, default=VAR / "results.json", help="%(default)s")
     args = parser.parse_args(argv)
     if min(args.tasks, args.concurrency, args.rounds, args.relay_rounds) < 1:
         parser.error("--tasks, --concurrency, --rounds and --relay-rounds must be positive")
+    if min(args.pgbouncer_tasks, args.pgbouncer_rounds + 1) < 1:
+        parser.error("--pgbouncer-tasks must be positive, --pgbouncer-rounds not < 0")
     if min(args.inprocess_calls, args.long_run, args.relay_messages, args.network_delay_ms) < 0:
         parser.error("--inprocess-calls, --long-run, --relay-messages, --network-delay-ms: not < 0")
     distance = (args.distance_tasks, args.distance_rounds, args.distance_concurrency)
@@ -204,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     long: LongRun | None = None
     far: AtDistance | None = None
     relayed: relay.RelayFigures | None = None
+    pooled: ThroughPgBouncer | None = None
+    backend = make_url(settings.database_url).get_backend_name()
     try:
         database.seed_users(database_url, users)
 
@@ -256,6 +276,26 @@ def main(argv: list[str] | None = None) -> None:
                 args.distance_concurrency,
                 args.distance_rounds,
             )
+        if args.pgbouncer_rounds and backend == "postgresql":
+            if pgbouncer_program() is None:
+                print("Through PgBouncer: skipped, pgbouncer is not installed", file=sys.stderr)
+            else:
+                print("get_from_db through PgBouncer and direct", file=sys.stderr, flush=True)
+                pooled = measure_through_pgbouncer(
+                    kinds["get_from_db"],
+                    Setup(
+                        args.pgbouncer_tasks,
+                        args.pool[0],
+                        PGBOUNCER_CONCURRENCY,
+                        users,
+                        database_url,
+                        queue,
+                        log_dir,
+                        env,
+                    ),
+                    args.pgbouncer_rounds,
+                    args.inprocess_calls,
+                )
         if args.relay_messages:
             print("The outbox relay", file=sys.stderr, flush=True)
             relayed = relay.measure(
@@ -266,7 +306,6 @@ def main(argv: list[str] | None = None) -> None:
         delete_queue(queue)
 
     command = "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:])
-    backend = make_url(settings.database_url).get_backend_name()
     targets = report.targets(summaries, backend, long, far, relayed)
     print(f"\n{report.summary_table(summaries)}\n")
     if costs:
@@ -280,6 +319,12 @@ def main(argv: list[str] | None = None) -> None:
     if far is not None:
         print(f"{report.distance_title(far)}:\n\n{report.distance_table(far)}\n")
         print(f"{report.distance_note(far)}\n")
+    if pooled is not None:
+        print(
+            f"get_from_db through PgBouncer (transaction mode, {pooled.pool_size} server"
+            f" connections, {args.pool[0]} x{PGBOUNCER_CONCURRENCY}) and direct, alternating:"
+            f"\n\n{pgbouncer_table(pooled)}\n"
+        )
     if relayed is not None:
         print(f"The outbox relay:\n\n{report.relay_table(relayed)}\n")
     print(f"Targets:\n{report.targets_text(targets)}\n")
@@ -327,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
         "long_run": None if long is None else asdict(long) | {"growth": long.growth()},
         "at_distance": None if far is None else far.as_json(),
         "relay": None if relayed is None else asdict(relayed),
+        "pgbouncer": None if pooled is None else pooled.as_json(),
         "targets": [asdict(t) for t in targets],
         "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
         "total_seconds": round(total, 1),

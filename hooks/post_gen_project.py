@@ -113,6 +113,9 @@ def keep_database(database: str) -> None:
         Path(notices[1]).replace(f"{NOTICE_MIGRATION}.py")
     else:
         remove(*notices)
+        # PgBouncer pools PostgreSQL's connections only.
+        remove("tests/support/pgbouncer.py", "tests/database/test_pgbouncer.py")
+        remove("tests/test_tasks_through_pgbouncer.py")
 
 
 def remove_docker_files() -> None:

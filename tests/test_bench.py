@@ -52,7 +52,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             "BENCH_DIR": str(bench_dir),
             "BENCH_ARGS": f"--tasks {TASKS} --rounds 1 --inprocess-calls 200 --long-run {LONG_RUN}"
             f" --relay-messages {RELAY_MESSAGES} --latency-messages {LATENCY_MESSAGES}"
-            " --relay-rounds 1",
+            f" --relay-rounds 1 --pgbouncer-tasks {TASKS} --pgbouncer-rounds 1",
             # At a distance on PostgreSQL only: the proxy and the workers are the
             # same on MariaDB (whose round trips the proxy counts above), and
             # each workload costs a worker's start.
@@ -73,6 +73,7 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
 
     assert "At a network's distance (0.5 ms each way):" in output
     assert "The outbox relay:" in output
+    assert "get_from_db through PgBouncer (transaction mode" in output
     for relay_label in ("PostgreSQL + Redis", "MariaDB + Redis", "PostgreSQL + RabbitMQ"):
         assert f"Outbox relay, {relay_label}" in output
 
@@ -121,10 +122,23 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
         # The relay's latency target: NOTIFY's on PostgreSQL, the polling's bound on MariaDB.
         latency_target = next(t for t in bench["targets"] if "commit to broker" in t["name"])
         assert ("OUTBOX_RELAY_EVERY" in latency_target["name"]) == (database == "mysql")
+        pooled = bench["pgbouncer"]
         far = bench["at_distance"]
         if database == "mysql":
+            assert pooled is None
             assert far is None
             continue
+        # Through PgBouncer, all on its server connections, as many round trips
+        # as direct; the timeout by SET LOCAL would add BEGIN, SET and ROLLBACK.
+        for kind in ("direct", "pgbouncer"):
+            assert [r["errors"] for r in pooled["rounds"][kind]] == [0], pooled
+        assert pooled["rounds"]["pgbouncer"][0]["peak_connections"] <= pooled["pool_size"]
+        trips = {path: c["round_trips"] for path, c in pooled["inprocess"].items()}
+        assert trips == {
+            "direct service": 1.0,
+            "pgbouncer service": 1.0,
+            "pgbouncer set_local": 4.0,
+        }
         assert far["delay_ms"] == 0.5
         # The targets' one worker process, two rounds; then one round on as many as the rounds ran.
         assert (far["concurrency"], far["rounds"]) == (1, 2)

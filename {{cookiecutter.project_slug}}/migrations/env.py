@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from {{ cookiecutter.package_name }} import applied_revisions
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.database.driver import prepare_migration
-from {{ cookiecutter.package_name }}.db import engine
+from {{ cookiecutter.package_name }}.db import direct_engine
 {%- if cookiecutter.web != 'none' %}
 from {{ cookiecutter.package_name }}.idempotency_keys import IdempotencyKey  # noqa: F401
 {%- endif %}
@@ -50,12 +50,12 @@ def service_tables_only(name: str | None, type_: str, _: Any) -> bool:
 def run_migrations_offline() -> None:
     """Emit SQL to stdout (``alembic upgrade head --sql``) without connecting."""
     context.configure(
-        url=settings.database_url,
+        url=settings.direct_database_url,
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         include_name=service_tables_only,
-        render_as_batch=is_sqlite(settings.database_url),
+        render_as_batch=is_sqlite(settings.direct_database_url),
         process_revision_directives=number_new_revisions,
         on_version_apply=applied_revisions.record,
     )
@@ -65,11 +65,13 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    """Migrate through the app's own engine, with its dialect settings.
+    """Migrate through the app's own engine settings, on the server itself.
 
     The migration's connection is the service's but for its timeouts: no
     DB_STATEMENT_TIMEOUT, and MIGRATION_LOCK_TIMEOUT (``database/driver.py``).
+    ``direct_engine`` skips a transaction pooler, when there is one.
     """
+    engine = direct_engine()
     try:
         with engine.connect() as connection:
             context.configure(
@@ -77,7 +79,7 @@ def run_migrations_online() -> None:
                 target_metadata=target_metadata,
                 include_name=service_tables_only,
                 # SQLite cannot ALTER most things in place; batch mode copies the table.
-                render_as_batch=is_sqlite(settings.database_url),
+                render_as_batch=is_sqlite(settings.direct_database_url),
                 process_revision_directives=number_new_revisions,
                 on_version_apply=applied_revisions.record,
             )

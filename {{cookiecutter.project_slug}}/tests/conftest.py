@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }} import config
 from {{ cookiecutter.package_name }}.telemetry.metrics import use_multiprocess_mode
 
 from .support.broker_state import delete_queue
-from .support.database_state import empty_tables
+from .support.database_state import empty_tables, terminate_connections
 from .support.environment import TMP_DIR, queue_of, require_server
 from .support.processes import alembic
 from .support.records import RecordBase
@@ -41,13 +41,15 @@ def pytest_unconfigure() -> None:
 def database_url() -> Iterator[str]:
     """This run's database, created empty, migrated to head, with the tests' own table."""
     url = os.environ["DATABASE_URL"]
+    # Created and dropped on the server itself, not through a pooler.
+    direct_url = config.settings.direct_database_url
     server_url = os.environ["SERVER_DATABASE_URL"]
     if make_url(server_url).get_backend_name() != "sqlite":
         try:
             create_engine(server_url).connect().close()
         except Exception as error:
             require_server("The database server", server_url, error)
-    create_database(url)
+    create_database(direct_url)
     from {{ cookiecutter.package_name }}.db import engine
 
     try:
@@ -56,14 +58,16 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         engine.dispose()
-        if database_exists(url):
-            drop_database(url)
+        if direct_url != url:  # the pooler keeps its server connections open
+            terminate_connections(direct_url)
+        if database_exists(direct_url):
+            drop_database(direct_url)
 
 
 @pytest.fixture
 def empty_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A second database beside the run's one, for migrating up and down."""
-    url = make_url(database_url)
+    """A second database beside the run's one, for migrating up and down, on the server itself."""
+    url = make_url(config.settings.direct_database_url)
     name = url.database or ""
     if name.endswith(".sqlite3"):
         other = url.set(database=name.replace(".sqlite3", "-migrations.sqlite3"))
@@ -72,6 +76,9 @@ def empty_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     other_url = other.render_as_string(hide_password=False)
     create_database(other_url)
     monkeypatch.setenv("DATABASE_URL", other_url)
+{%- if cookiecutter.database == 'postgresql' %}
+    monkeypatch.delenv("DATABASE_DIRECT_URL", raising=False)
+{%- endif %}
     yield other_url
     drop_database(other_url)
 

@@ -17,6 +17,11 @@ class Settings(BrokerSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "{{ cookiecutter._default_database_urls[cookiecutter.database] }}"
+{%- if cookiecutter.database == 'postgresql' %}
+    # The server itself, where DATABASE_URL goes through a transaction pooler
+    # (PgBouncer): migrations and the relay's LISTEN need a session of their own.
+    database_direct_url: str | None = None
+{%- endif %}
     # Per process: a prefork child needs one connection, a threads worker one per thread.
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
@@ -67,6 +72,15 @@ class Settings(BrokerSettings):
 {%- if cookiecutter.use_beat %}
 
     count_users_every: float = Field(default=300.0, gt=0)
+{%- endif %}
+
+    @property
+    def direct_database_url(self) -> str:
+        """Where migrations run and the relay listens: the server itself."""
+{%- if cookiecutter.database == 'postgresql' %}
+        return self.database_direct_url or self.database_url
+{%- else %}
+        return self.database_url
 {%- endif %}
 
     @model_validator(mode="after")

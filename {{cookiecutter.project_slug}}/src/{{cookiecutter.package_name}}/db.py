@@ -7,7 +7,7 @@ own, so a prefork worker's parent can import this before it forks.
 import logging
 import os
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from tenacity import before_sleep_log, retry, stop_after_delay, wait_fixed
 
@@ -21,6 +21,18 @@ engine = build_engine(settings.database_url)
 # expire_on_commit=False: a task (or a request) can read attributes after it commits.
 session_factory = sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
 db_session = scoped_session(session_factory)
+
+
+def direct_engine() -> Engine:
+    """An engine on ``settings.direct_database_url``, the server itself: for the migrations.
+
+    Also for what else must outlive a transaction, which a pooler in front of
+    the server would not let it. The app's own ``engine`` when that URL is
+    DATABASE_URL; the caller disposes of it.
+    """
+    if settings.direct_database_url == settings.database_url:
+        return engine
+    return build_engine(settings.direct_database_url, pool_size=1, max_overflow=0)
 
 
 def read_in_autocommit(session: Session | scoped_session[Session] = db_session) -> None:
@@ -68,7 +80,7 @@ os.register_at_fork(after_in_child=forget_inherited_pool)
     before_sleep=before_sleep_log(logger, logging.WARNING),
     reraise=True,
 )
-def wait_for_database() -> None:
+def wait_for_database(through: Engine = engine) -> None:
     """Return once the database answers; give up with its error after DB_WAIT_TIMEOUT."""
-    with engine.connect() as connection:
+    with through.connect() as connection:
         connection.execute(text("SELECT 1"))

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from . import applied_revisions
 from .config import settings
 from .database.driver import lock_timed_out
-from .db import engine, wait_for_database
+from .db import direct_engine, engine, wait_for_database
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +83,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    wait_for_database()
     if options.wait_for_migrations is not None:
+        # Through DATABASE_URL, as the process it runs before will connect.
+        wait_for_database()
         wait_for_migrations(Config(ALEMBIC_INI), options.wait_for_migrations)
         logger.info("the schema has this code's heads applied")
         return
+    # On the server itself, where the migrations run (settings.direct_database_url).
+    direct = direct_engine()
+    try:
+        wait_for_database(direct)
+    finally:
+        direct.dispose()
     migrate(Config(ALEMBIC_INI))
     logger.info("database is up and migrated")
 

@@ -3,6 +3,8 @@
 import ssl
 from types import SimpleNamespace
 
+import pytest
+
 from {{ cookiecutter.package_name }}.config import settings
 from {{ cookiecutter.package_name }}.database.driver import in_transaction, plain_socket
 from {{ cookiecutter.package_name }}.database.engine import engine_options
@@ -38,3 +40,15 @@ def test_a_returned_connection_is_rolled_back_only_when_the_driver_says_it_must(
     assert in_transaction(psycopg("INTRANS"))
     assert in_transaction(psycopg("INERROR"))
     assert in_transaction(object())  # cannot tell: roll back to be safe
+
+
+def test_through_a_pooler_nothing_outlives_the_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set and different, DATABASE_DIRECT_URL says DATABASE_URL goes through a pooler."""
+    monkeypatch.setattr(settings, "database_direct_url", "postgresql+psycopg://app@db/app")
+    pooled = engine_options("postgresql+psycopg://app@pgbouncer/app")["connect_args"]
+    direct = engine_options("postgresql+psycopg://app@db/app")["connect_args"]
+
+    assert pooled["prepare_threshold"] is None  # psycopg prepares nothing
+    assert "options" not in pooled  # PgBouncer refuses startup options
+    assert "prepare_threshold" not in direct
+    assert "statement_timeout" in direct["options"]

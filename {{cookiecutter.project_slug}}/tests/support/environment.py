@@ -59,6 +59,13 @@ def use_this_runs_database_and_queue() -> None:
     os.environ["DATABASE_URL"] = database_for_this_run(server_url).render_as_string(
         hide_password=False
     )
+{%- if cookiecutter.database == 'postgresql' %}
+    direct_url = os.environ.get("DATABASE_DIRECT_URL")
+    if direct_url:  # the same database, on the server itself rather than through the pooler
+        os.environ["DATABASE_DIRECT_URL"] = database_for_this_run(direct_url).render_as_string(
+            hide_password=False
+        )
+{%- endif %}
     os.environ["CELERY_QUEUE"] = queue_of("session")
     os.environ.update(TEST_SETTINGS)
     config.settings = config.Settings()

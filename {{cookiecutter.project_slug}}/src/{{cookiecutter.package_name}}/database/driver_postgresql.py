@@ -7,7 +7,7 @@ outbox relay ask this module what they need to know about the database server.
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
@@ -33,8 +33,29 @@ RELAY_EXECUTION_OPTIONS: dict[str, Any] = {}
 ORDER_BY_EVERY_INDEX_COLUMN = True
 
 
+def through_pooler(url: URL) -> bool:
+    """Whether ``url`` reaches the server through a transaction pooler (PgBouncer).
+
+    The rule (docs/configuration.md): DATABASE_DIRECT_URL is set, and ``url``
+    is another URL. The pooler hands each transaction whichever server
+    connection is free, so nothing may outlive a transaction on it.
+    """
+    direct = settings.database_direct_url
+    if not direct:  # unset, or empty in .env
+        return False
+    return make_url(direct) != url
+
+
 def connect_args(url: URL) -> dict[str, Any]:
     args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout}
+    if through_pooler(url):
+        # psycopg prepares a statement run 5 times on the connection; the next
+        # transaction may get another server connection, which lacks it
+        # ('prepared statement "_pg3_0" does not exist', psycopg issue 280).
+        args["prepare_threshold"] = None
+        # PgBouncer refuses the startup options below: the timeout is the
+        # role's default in the database instead (keep_statement_timeout).
+        return args
     if settings.db_statement_timeout:
         milliseconds = round(settings.db_statement_timeout * 1000)
         args["options"] = f"-c statement_timeout={milliseconds}"
@@ -67,6 +88,28 @@ def prepare_migration(connection: Connection) -> None:
         return
     connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{settings.migration_lock_timeout}s'")
+    if through_pooler(make_url(settings.database_url)):
+        keep_statement_timeout(connection)
+
+
+def keep_statement_timeout(connection: Connection) -> None:
+    """Make DB_STATEMENT_TIMEOUT the default of this role's sessions in this database.
+
+    Through a pooler no startup option can carry it. The role's default costs
+    no round trip (``SET LOCAL`` at each BEGIN would cost one), covers reads in
+    autocommit too, and an ordinary role may set its own. The server applies
+    it to sessions it starts afterwards: the pooler's older server
+    connections keep the value they started with until it replaces them
+    (PgBouncer: server_lifetime, or RECONNECT on its console).
+    Run by every migration (prestart), on the direct connection; committed
+    with the migration.
+    """
+    milliseconds = round(settings.db_statement_timeout * 1000)
+    connection.exec_driver_sql(
+        "DO $$ BEGIN EXECUTE format("
+        "'ALTER ROLE CURRENT_USER IN DATABASE %%I SET statement_timeout = %%s',"
+        f" current_database(), {milliseconds}); END $$"
+    )
 
 
 def lock_timed_out(error: DBAPIError) -> bool:

@@ -2,8 +2,10 @@
 
 On PostgreSQL a trigger (migration 0004) sends NOTIFY outbox_messages with
 every statement that adds messages; PostgreSQL delivers it when, and only if,
-the transaction commits. The relay LISTENs on a connection of its own and
-wakes within milliseconds. It still passes every OUTBOX_RELAY_EVERY seconds,
+the transaction commits. The relay LISTENs on a connection of its own, on
+the server itself (DATABASE_DIRECT_URL: a transaction pooler forgets a
+LISTEN with the transaction, while a NOTIFY goes through it), and wakes
+within milliseconds. It still passes every OUTBOX_RELAY_EVERY seconds,
 which catches what a lost connection missed. SQLite (embedded mode) has no
 such notice: there the pass every OUTBOX_RELAY_EVERY seconds bounds the wait.
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ..db import direct_engine
 from .sleep import Wakeup
 
 logger = logging.getLogger(__name__)
@@ -91,4 +94,4 @@ class CommitNotices(Wakeup):
 
 
 def wakeup_for(engine: Engine) -> Wakeup:
-    return CommitNotices(engine) if engine.dialect.name == "postgresql" else Wakeup()
+    return CommitNotices(direct_engine()) if engine.dialect.name == "postgresql" else Wakeup()
