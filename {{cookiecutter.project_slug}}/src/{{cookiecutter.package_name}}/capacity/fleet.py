@@ -6,8 +6,8 @@ The counts, and why each is what it is: docs/deploy.md, "Connection budget".
 from dataclasses import dataclass
 
 from .manifests import (
-    Manifests,
     ManifestError,
+    Manifests,
     Scale,
     Workload,
     environment,

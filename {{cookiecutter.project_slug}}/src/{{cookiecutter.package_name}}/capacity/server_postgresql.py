@@ -18,7 +18,7 @@ LIMITS = text(
 
 
 def server_limits(database_url: str) -> tuple[int, int]:
-    """(max_connections, the reserved ones: superuser_reserved_connections + reserved_connections)."""
+    """(max_connections, superuser_reserved_connections + reserved_connections)."""
     engine = create_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
