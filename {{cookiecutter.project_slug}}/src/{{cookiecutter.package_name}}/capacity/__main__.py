@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import settings
-from .fleet import Holding, direct_only, direct_total, holdings, pooled_clients
+from .fleet import Holding, direct_total, holdings
 from .manifests import ManifestError, Manifests
 {%- if cookiecutter.database == 'postgresql' %}
-from .pgbouncer import Pooler, pooler
+from .pgbouncer import behind_pgbouncer, pooler
 {%- endif %}
 from .server import server_limits
 
@@ -119,40 +119,6 @@ def direct(found: list[Holding], usable: int) -> list[str]:
         f" accepts. Lower {lower}; or DB_POOL_SIZE and DB_MAX_OVERFLOW in config.yaml;"
         " or raise the server's max_connections."
     ]
-{%- if cookiecutter.database == 'postgresql' %}
-
-
-def behind_pgbouncer(found: list[Holding], pgbouncer: Pooler, usable: int) -> list[str]:
-    direct = direct_only(found)
-    server = pgbouncer.server_connections + direct
-    clients = pooled_clients(found)
-    print(
-        f"Behind PgBouncer the server sees {server}: {pgbouncer.rollout_pods} PgBouncer pods"
-        f" in a rollout x {pgbouncer.per_pod} ({pgbouncer.how}),"
-        f" + {direct} direct (migrations, LISTEN)."
-    )
-    print(
-        f"Each PgBouncer must take all {clients} clients when the other is away;"
-        f" MAX_CLIENT_CONN is {pgbouncer.max_client_conn}."
-    )
-    problems = []
-    if server > usable:
-        problems.append(
-            f"behind PgBouncer the server may see {server} connections, {server - usable} more"
-            f" than it accepts. Lower MAX_DB_CONNECTIONS or DEFAULT_POOL_SIZE in"
-            f" {pgbouncer.file}, or {pgbouncer.scale.set_by}; or raise the server's"
-            " max_connections."
-        )
-    if clients > pgbouncer.max_client_conn:
-        largest = max(found, key=lambda holding: holding.connections - holding.direct)
-        problems.append(
-            f"{clients} clients may connect to one PgBouncer, more than its MAX_CLIENT_CONN"
-            f" ({pgbouncer.max_client_conn}). Raise MAX_CLIENT_CONN in {pgbouncer.file} to"
-            f" {clients} at least, or lower {largest.scale.set_by}"
-            f" ({largest.kind}: {largest.connections - largest.direct} clients)."
-        )
-    return problems
-{%- endif %}
 
 
 if __name__ == "__main__":

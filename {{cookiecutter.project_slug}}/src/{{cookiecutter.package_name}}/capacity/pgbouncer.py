@@ -7,6 +7,7 @@ so one pool: DEFAULT_POOL_SIZE + RESERVE_POOL_SIZE, capped by MAX_DB_CONNECTIONS
 
 from dataclasses import dataclass
 
+from .fleet import Holding, direct_only, pooled_clients
 from .manifests import Manifests, Scale, environment, rollout_pods, scale, workloads
 
 # PgBouncer's own defaults, for a variable the manifest leaves out (0: no cap).
@@ -54,3 +55,36 @@ def pooler(manifests: Manifests) -> Pooler | None:
             workload.file,
         )
     return None
+
+
+def behind_pgbouncer(found: list[Holding], pgbouncer: Pooler, usable: int) -> list[str]:
+    """Print what the server and each PgBouncer see; return what does not fit, and the fix."""
+    direct = direct_only(found)
+    server = pgbouncer.server_connections + direct
+    clients = pooled_clients(found)
+    print(
+        f"Behind PgBouncer the server sees {server}: {pgbouncer.rollout_pods} PgBouncer pods"
+        f" in a rollout x {pgbouncer.per_pod} ({pgbouncer.how}),"
+        f" + {direct} direct (migrations, LISTEN)."
+    )
+    print(
+        f"Each PgBouncer must take all {clients} clients when the other is away;"
+        f" MAX_CLIENT_CONN is {pgbouncer.max_client_conn}."
+    )
+    problems = []
+    if server > usable:
+        problems.append(
+            f"behind PgBouncer the server may see {server} connections, {server - usable} more"
+            f" than it accepts. Lower MAX_DB_CONNECTIONS or DEFAULT_POOL_SIZE in"
+            f" {pgbouncer.file}, or {pgbouncer.scale.set_by}; or raise the server's"
+            " max_connections."
+        )
+    if clients > pgbouncer.max_client_conn:
+        largest = max(found, key=lambda holding: holding.connections - holding.direct)
+        problems.append(
+            f"{clients} clients may connect to one PgBouncer, more than its MAX_CLIENT_CONN"
+            f" ({pgbouncer.max_client_conn}). Raise MAX_CLIENT_CONN in {pgbouncer.file} to"
+            f" {clients} at least, or lower {largest.scale.set_by}"
+            f" ({largest.kind}: {largest.connections - largest.direct} clients)."
+        )
+    return problems
