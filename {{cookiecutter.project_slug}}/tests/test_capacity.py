@@ -9,10 +9,12 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.package_name }}.capacity.__main__ import main
 from {{ cookiecutter.package_name }}.capacity.fleet import direct_only, direct_total, holdings, pooled_clients
@@ -22,6 +24,7 @@ from {{ cookiecutter.package_name }}.capacity.pgbouncer import pooler
 {%- endif %}
 
 from .support.environment import PROJECT_ROOT
+from .support.processes import free_port
 
 KUBERNETES = PROJECT_ROOT / "deploy" / "kubernetes"
 {%- if cookiecutter.database == 'postgresql' %}
@@ -143,6 +146,18 @@ def test_a_worker_without_a_concurrency_cannot_be_counted(
     assert "worker.yaml: the worker's command sets no --concurrency" in capsys.readouterr().err
 
 
+def make_capacity(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "capacity"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_make_capacity_reads_the_limit_from_the_server(
     database_url: str, database_server: str
 ) -> None:
@@ -153,15 +168,21 @@ def test_make_capacity_reads_the_limit_from_the_server(
     finally:
         engine.dispose()
 
-    run = subprocess.run(
-        ["make", "--no-print-directory", "capacity"],
-        cwd=PROJECT_ROOT,
-        env=os.environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = make_capacity(os.environ)
 
     assert f"max_connections {maximum} - " in run.stdout, run.stdout + run.stderr
     assert run.returncode == (0 if "Within budget." in run.stdout else 1), run.stdout
+
+
+def test_a_server_that_does_not_answer_is_named_not_guessed(
+    database_url: str, database_server: str
+) -> None:
+    nowhere = make_url(database_url).set(host="127.0.0.1", port=free_port())
+    url = nowhere.render_as_string(hide_password=False)
+
+    run = make_capacity({**os.environ, "DATABASE_URL": url, "DATABASE_DIRECT_URL": url})
+
+    assert run.returncode != 0
+    assert "cannot read max_connections from the server" in run.stderr, run.stderr
+    assert "give --max-connections and --reserved instead" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -8,6 +8,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..config import settings
 from .fleet import Holding, direct_total, holdings
 from .manifests import ManifestError, Manifests
@@ -47,7 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as error:
         parser.exit(2, f"{PROG}: {error}\n")
     if options.max_connections is None:
-        maximum, reserved = server_limits(direct_url())
+        try:
+            maximum, reserved = server_limits(direct_url())
+        except SQLAlchemyError as error:
+            reason = getattr(error, "orig", None) or error
+            parser.exit(
+                2,
+                f"{PROG}: cannot read max_connections from the server ({reason});"
+                " give --max-connections and --reserved instead\n",
+            )
     else:
         maximum, reserved = options.max_connections, options.reserved
     usable = maximum - reserved

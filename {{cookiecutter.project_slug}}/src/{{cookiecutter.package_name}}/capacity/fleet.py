@@ -25,9 +25,9 @@ REQUEST_THREADS = {{ 40 if cookiecutter.web == 'fastapi' else 1 }}
 # The relay's pool serves its loop and, with METRICS_PORT, the /metrics scrape
 # that reads the outbox's gauges.
 RELAY_THREADS = 2
-# Workloads the budget leaves to others: the pooler counts apart, and beat's
-# process itself opens no database connection.
-NOT_APPLICATION = {"pgbouncer"}
+# The service's image, as the manifests name it: a workload running another
+# image (a pooler) is no client of the app's settings, and counts apart.
+APP_IMAGE = "{{ cookiecutter.project_slug }}"
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Holding:
 def holdings(manifests: Manifests) -> list[Holding]:
     found = []
     for workload in workloads(manifests):
-        if workload.component in NOT_APPLICATION:
+        if any(container["image"] != APP_IMAGE for container in workload.containers):
             continue
         per_pod, how, direct = count(workload, manifests)
         # An init container runs before the pod's processes, not beside them.
