@@ -19,12 +19,16 @@ from sqlalchemy.engine import make_url
 from {{ cookiecutter.package_name }}.capacity.__main__ import main
 from {{ cookiecutter.package_name }}.capacity.fleet import direct_only, direct_total, holdings, pooled_clients
 from {{ cookiecutter.package_name }}.capacity.manifests import Manifests
+from {{ cookiecutter.package_name }}.capacity.server import RELAY_LISTEN_CONNECTIONS
 {%- if cookiecutter.database == 'postgresql' %}
 from {{ cookiecutter.package_name }}.capacity.pgbouncer import pooler
 {%- endif %}
 
-from .support.environment import PROJECT_ROOT
-from .support.processes import free_port
+from .support.database_state import PeakConnections, connection_count
+from .support.environment import PROJECT_ROOT, TMP_DIR
+from .support.metrics import scrape_port, serves_metrics
+from .support.processes import free_port, running_relay
+from .support.waiting import wait_until
 
 KUBERNETES = PROJECT_ROOT / "deploy" / "kubernetes"
 {%- if cookiecutter.database == 'postgresql' %}
@@ -186,3 +190,31 @@ def test_a_server_that_does_not_answer_is_named_not_guessed(
     assert "cannot read max_connections from the server" in run.stderr, run.stderr
     assert "give --max-connections and --reserved instead" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.usefixtures("broker")
+def test_a_relay_holds_no_more_than_the_budget_counts(
+    database_url: str, database_server: str, unwatched_queue: str
+) -> None:
+    (relay,) = [
+        holding for holding in holdings(Manifests.load(KUBERNETES)) if holding.kind == "relay"
+    ]
+    others = connection_count(database_url)
+    assert others is not None
+    port = free_port()
+    env = {"METRICS_PORT": str(port), "CELERY_QUEUE": unwatched_queue}
+
+    with (
+        PeakConnections(database_url) as connections,
+        running_relay(TMP_DIR / "relay-capacity.log", env),
+    ):
+        wait_until(lambda: serves_metrics(port), "the relay to serve /metrics")
+        # Each scrape reads the outbox's gauges while the loop passes.
+        for _ in range(10):
+            scrape_port(port)
+        wait_until(
+            lambda: connections.peak - others >= 1 + RELAY_LISTEN_CONNECTIONS,
+            "the relay's loop{% if cookiecutter.database == 'postgresql' %} and its LISTEN{% endif %} connected",
+        )
+
+    assert connections.peak - others <= relay.per_pod

@@ -23,7 +23,7 @@ from .server import RELAY_LISTEN_CONNECTIONS
 # --threads: the web server's own default.
 REQUEST_THREADS = {{ 40 if cookiecutter.web == 'fastapi' else 1 }}
 # The relay's pool serves its loop and, with METRICS_PORT, the /metrics scrape
-# that reads the outbox's gauges.
+# that reads the outbox's gauges: one at a time, from one Prometheus.
 RELAY_THREADS = 2
 # The service's image, as the manifests name it: a workload running another
 # image (a pooler) is no client of the app's settings, and counts apart.
