@@ -107,6 +107,7 @@ def keep_database(database: str) -> None:
                 driver_tests.replace(driver_tests.with_name("test_driver.py"))
         else:
             remove(driver, driver_tests)
+    keep_capacity_for(database)
     notices = (PACKAGE / "outbox" / "wakeup_postgresql.py", f"{NOTICE_MIGRATION}_postgresql.py")
     if database == "postgresql":
         notices[0].replace(PACKAGE / "outbox" / "wakeup.py")
@@ -118,14 +119,38 @@ def keep_database(database: str) -> None:
         remove("tests/test_tasks_through_pgbouncer.py")
 
 
+# The connection budget (make capacity) reads the server's limit through
+# capacity/server_<database>.py, kept as server.py; PgBouncer, a PostgreSQL
+# pooler, comes with its manifest and its part of the budget.
+CAPACITY = PACKAGE / "capacity"
+
+
+def keep_capacity_for(database: str) -> None:
+    for other in DATABASES:
+        server = CAPACITY / f"server_{other}.py"
+        if other == database and server.exists():  # SQLite has none: no server
+            server.replace(CAPACITY / "server.py")
+        else:
+            remove(server)
+    if database != "postgresql":
+        remove(CAPACITY / "pgbouncer.py", KUBERNETES / "pgbouncer.yaml")
+
+
+def remove_capacity_files() -> None:
+    # It counts what the manifests deploy: without them there is nothing to count.
+    remove(CAPACITY, "tests/test_capacity.py")
+
+
 def remove_docker_files() -> None:
     remove("Dockerfile", "docker-compose.yml", ".dockerignore", "deploy", "docs/deploy.md")
     remove("tests/test_kubernetes_manifests.py", "tests/test_compose_file.py")
+    remove_capacity_files()
 
 
 def remove_kubernetes_files() -> None:
     # One SQLite file cannot be shared by pods on several nodes (docs/deploy.md).
     remove("deploy", "tests/test_kubernetes_manifests.py")
+    remove_capacity_files()
 
 
 def remove_github_actions() -> None:

@@ -17,7 +17,7 @@ from .conftest import Bake, option_values
 
 # The words that name each value's server, driver or framework.
 NAMES = {
-    ("database", "postgresql"): r"postgres\w*|psycopg\w*|libpq",
+    ("database", "postgresql"): r"postgres\w*|psycopg\w*|libpq|pgbouncer\w*",
     ("database", "mysql"): r"mysql\w*|mariadb\w*|innodb",
     # The visibility timeout is Redis's alone.
     ("broker", "redis"): r"redis\w*|\w*visibility\w*",

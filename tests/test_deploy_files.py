@@ -60,6 +60,7 @@ def test_compose_file_is_valid_and_starts_in_order(
     services = compose["services"]
     expected = {"broker", "migrate", "worker", "relay"} | LOOKING_GLASSES
     expected |= {"db"} if answers["database"] != "sqlite" else set()
+    expected |= {"pgbouncer"} if answers["database"] == "postgresql" else set()
     expected |= {"beat", "flower"} if answers["use_beat"] else set()
     expected |= {"web"} if answers["web"] != "none" else set()
     assert set(services) == expected
@@ -69,7 +70,7 @@ def test_compose_file_is_valid_and_starts_in_order(
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
     for name in LOOKING_GLASSES:
         assert services[name]["profiles"] == ["observability"], f"a plain `up` starts {name}"
-    for server in {"broker", "db"} & set(services):
+    for server in {"broker", "db", "pgbouncer"} & set(services):
         assert "healthcheck" in services[server]
     for runner in {"worker", "relay", "beat", "web"} & set(services):
         needs = services[runner]["depends_on"]
@@ -77,6 +78,16 @@ def test_compose_file_is_valid_and_starts_in_order(
         assert needs["broker"]["condition"] == "service_healthy"
         if "db" in services:
             assert needs["db"]["condition"] == "service_healthy"
+        if "pgbouncer" in services:
+            assert needs["pgbouncer"]["condition"] == "service_healthy"
+    if "pgbouncer" in services:
+        pgbouncer = services["pgbouncer"]
+        assert pgbouncer["depends_on"]["db"]["condition"] == "service_healthy"
+        assert pgbouncer["environment"]["POOL_MODE"] == "transaction"
+        # The app through PgBouncer; migrations and the relay's LISTEN direct.
+        app = services["worker"]["environment"]
+        assert "@pgbouncer:5432/" in app["DATABASE_URL"]
+        assert "@db:5432/" in app["DATABASE_DIRECT_URL"]
 
 
 APP_SERVICES = {"migrate", "worker", "relay", "web", "beat", "flower"}

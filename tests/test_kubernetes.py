@@ -80,6 +80,15 @@ def pod_specs(project: Path) -> dict[str, dict[str, Any]]:
     }
 
 
+# PgBouncer's pods run its own image, as its own user, with its settings in
+# their env: the app's rules for pods leave it out (test_pgbouncer_* check it).
+PGBOUNCER = "my-service-pgbouncer"
+
+
+def app_pod_specs(project: Path) -> dict[str, dict[str, Any]]:
+    return {name: pod for name, pod in pod_specs(project).items() if name != PGBOUNCER}
+
+
 def containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
     return [*pod.get("initContainers", []), *pod["containers"]]
 
@@ -119,6 +128,7 @@ def test_core_kinds_pass_kubernetes_validate_strict(
         if not {doc["kind"] for doc in docs} & (KEDA_KINDS | OPERATOR_KINDS)
     ]
     expected = {"config.yaml", "migrate-job.yaml", "worker.yaml", "relay.yaml"}
+    expected |= {"pgbouncer.yaml"} if answers["database"] == "postgresql" else set()
     expected |= {"web.yaml", "web-autoscaling.yaml"} if answers["web"] != "none" else set()
     expected |= {"beat.yaml"} if answers["use_beat"] else set()
     assert {path.name for path in core} == expected
@@ -234,7 +244,8 @@ def test_every_container_runs_restricted_with_resources(
     for name, pod in pod_specs(project).items():
         security = pod["securityContext"]
         assert security["runAsNonRoot"] is True, name
-        assert security["runAsUser"] == 10001, name  # the Dockerfile's user
+        # The Dockerfile's user; PgBouncer's image's own (postgres, 70).
+        assert security["runAsUser"] == (70 if name == PGBOUNCER else 10001), name
         assert security["seccompProfile"] == {"type": "RuntimeDefault"}, name
         for container in containers(pod):
             where = f"{name}/{container['name']}"
@@ -256,7 +267,7 @@ def test_settings_come_from_the_config_map_and_credentials_from_the_secret(
     assert of_kind(project, "Secret") == [], "the Secret is created by hand (docs/deploy.md)"
     (config,) = of_kind(project, "ConfigMap")
     assert not set(CREDENTIALS) & set(config["data"])
-    for name, pod in pod_specs(project).items():
+    for name, pod in app_pod_specs(project).items():
         for container in containers(pod):
             assert "env" not in container, f"{name}: settings belong in the ConfigMap"
             assert container["envFrom"] == [
@@ -315,7 +326,7 @@ def test_a_new_version_waits_for_its_migrations(bake: Bake, answers: dict[str, A
         "-m",
         "my_service.prestart",
     ]
-    for name, pod in pod_specs(project).items():
+    for name, pod in app_pod_specs(project).items():
         if name == migrate["metadata"]["name"]:
             continue
         (wait,) = pod["initContainers"]
@@ -348,7 +359,7 @@ def test_the_kustomization_names_every_manifest_and_the_image(
     }
     assert keda_files == {"keda/worker-autoscaling.yaml"}
     (image,) = kustomization["images"]
-    for pod in pod_specs(project).values():
+    for pod in app_pod_specs(project).values():
         for container in containers(pod):
             assert container["image"] == image["name"]
 
@@ -471,3 +482,46 @@ def test_without_docker_there_is_nothing_to_deploy(bake: Bake) -> None:
     project = bake(use_docker=False)
     assert not (project / "deploy").exists()
     assert not (project / "docs" / "deploy.md").exists()
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_pgbouncer_pools_in_transaction_mode_in_postgresql_bakes_only(
+    bake: Bake, answers: dict[str, Any]
+) -> None:
+    project = bake(**answers)
+    if answers["database"] != "postgresql":
+        assert PGBOUNCER not in pod_specs(project)
+        assert "pgbouncer" not in (project / "docs" / "deploy.md").read_text().lower()
+        return
+    pgbouncer = workload(project, "pgbouncer")
+    assert pgbouncer["kind"] == "Deployment"
+    assert pgbouncer["spec"]["replicas"] >= 2
+    (container,) = pgbouncer["spec"]["template"]["spec"]["containers"]
+    assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+[\w.-]*", container["image"]), "pin PgBouncer"
+    env = {variable["name"]: variable for variable in container["env"]}
+    assert env["POOL_MODE"]["value"] == "transaction"
+    # The server and its password, from the Secret: the app's direct URL.
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "my-service-secrets",
+        "key": "DATABASE_DIRECT_URL",
+    }
+    assert {"DEFAULT_POOL_SIZE", "MAX_DB_CONNECTIONS", "MAX_CLIENT_CONN"} <= set(env)
+    assert "readinessProbe" in container
+    assert "livenessProbe" in container
+    # The image writes its configuration at start: on a volume, the root
+    # filesystem being read-only.
+    (mount,) = container["volumeMounts"]
+    assert mount["mountPath"] == "/etc/pgbouncer"
+    selector = pgbouncer["spec"]["selector"]["matchLabels"]
+    (budget,) = [
+        doc
+        for doc in of_kind(project, "PodDisruptionBudget")
+        if doc["spec"]["selector"]["matchLabels"] == selector
+    ]
+    assert budget["spec"]["maxUnavailable"] == 1
+    (service,) = [doc for doc in of_kind(project, "Service") if doc["spec"]["selector"] == selector]
+    assert service["metadata"]["name"] == PGBOUNCER
+    # The app reaches PgBouncer's Service; migrations and LISTEN the server.
+    docs = (project / "docs" / "deploy.md").read_text()
+    assert f"DATABASE_URL='postgresql+psycopg://app:PASSWORD@{PGBOUNCER}:5432/app'" in docs
+    assert "DATABASE_DIRECT_URL='postgresql+psycopg://app:PASSWORD@db.example:5432/app'" in docs
