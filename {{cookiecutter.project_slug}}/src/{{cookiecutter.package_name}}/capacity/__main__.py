@@ -82,10 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def direct_url() -> str:
-    """Where the server itself answers: DATABASE_DIRECT_URL, else DATABASE_URL."""
-    # getattr: a config.py without the setting means DATABASE_URL reaches the server.
-    direct = getattr(settings, "database_direct_url", None)
-    return str(direct or settings.database_url)
+    """Where the server itself answers, past any pooler (``direct_database_url``)."""
+    return settings.direct_database_url
 
 
 # Laid out by hand: a few fixed columns need no table library.
