@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.outbox import model as outbox_model  # noqa: F401
+from {{ cookiecutter.package_name }}.worker import task_records  # noqa: F401
 
 from .records import RecordBase
 
