@@ -31,6 +31,7 @@ from ..support.probe_tasks import (
     once_insert_together,
 )
 from ..support.records import Record
+from ..support.tcp_proxy import DEFAULT_PORTS, scheme
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
 
@@ -55,7 +56,7 @@ def recorded(session: scoped_session[Session], task_id: str) -> list[Any]:
 
 
 def test_a_process_killed_after_its_commit_leaves_one_row_and_the_first_value(
-    once_worker: ChildProcess, session: scoped_session[Session], tmp_path: Path
+    broker: str, once_worker: ChildProcess, session: scoped_session[Session], tmp_path: Path
 ) -> None:
     flag, journal = tmp_path / "flag", tmp_path / "journal"
     flag.touch()
@@ -63,11 +64,18 @@ def test_a_process_killed_after_its_commit_leaves_one_row_and_the_first_value(
     result = once_insert_then_die.apply_async(("killed", str(flag), str(journal)), queue=QUEUE)
     value = result.get(timeout=TIMEOUT)
 
-    (returned,) = journal_lines(journal, "returns")
+    returned, *_ = journal_lines(journal, "returns")
     assert [value["id"], value["process"]] == [int(n) for n in returned.split()[1:]]
     assert not flag.exists(), "the first delivery committed, then its process died"
-    assert f"[{result.id}] committed on an earlier delivery" in once_worker.log()
-    assert len(journal_lines(journal, "start")) == 1, "the redelivery skipped the body"
+    log = once_worker.log()
+    if scheme(broker) in DEFAULT_PORTS:
+        assert f"[{result.id}] committed on an earlier delivery" in log
+        assert len(journal_lines(journal, "start")) == 1, "the redelivery skipped the body"
+    else:
+        # The embedded broker does not mark a redelivery: the body runs again,
+        # and its writes roll back at the record's key.
+        assert f"[{result.id}] was committed by another delivery" in log
+        assert len(journal_lines(journal, "start")) == 2
     assert names(session) == ["killed"]
     assert recorded(session, result.id) == [value]
 
