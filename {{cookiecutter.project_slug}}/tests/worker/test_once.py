@@ -94,7 +94,7 @@ def test_the_same_message_three_times_at_once_commits_once_and_never_fails(
         return log.count(f"[{task_id}] succeeded in ") + log.count(f"[{task_id}] raised")
 
     wait_until(lambda: ended() == 3, "three deliveries to end")
-    value = AsyncResult(task_id, app=app).get(timeout=TIMEOUT)
+    value: Any = AsyncResult(task_id, app=app).get(timeout=TIMEOUT)
 
     log = once_worker.log()
     assert log.count(f"[{task_id}] succeeded in ") == 3, log
@@ -130,7 +130,7 @@ def test_a_body_that_commits_or_returns_what_json_cannot_hold_fails_and_commits_
 
     with pytest.raises(CommitInOnceTask, match="is marked once=True: it must not commit"):
         committing.get(timeout=TIMEOUT)
-    with pytest.raises(TypeError, match="recorded as JSON; set .* is not"):
+    with pytest.raises(TypeError, match=r"recorded as JSON; set .* is not"):
         not_json.get(timeout=TIMEOUT)
     assert names(session) == []
     assert recorded(session, committing.id) == recorded(session, not_json.id) == []

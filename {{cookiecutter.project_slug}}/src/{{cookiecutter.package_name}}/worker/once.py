@@ -60,7 +60,9 @@ def run_once(
     writes commit with no record: there is no delivery to repeat.
     """
     if task_id is not None and redelivered and (row := recorded(session, task_id)) is not None:
-        logger.info("task %s[%s] committed on an earlier delivery: not run again", task_name, task_id)
+        logger.info(
+            "task %s[%s] committed on an earlier delivery: not run again", *(task_name, task_id)
+        )
         return row.value
     session.info[RUNNING_BODY] = task_name
     try:
