@@ -19,8 +19,6 @@ PURGE_BATCH = 1000
 
 class TaskRecord(Base):
     __tablename__ = "task_records"
-    # Nothing reads created_at back after the INSERT: no RETURNING for it.
-    __mapper_args__ = {"eager_defaults": False}
 
     # Celery's task id, which a redelivery and a retry keep.
     task_id: Mapped[str] = mapped_column(String(255), primary_key=True)
