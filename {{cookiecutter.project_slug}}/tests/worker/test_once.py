@@ -100,7 +100,11 @@ def test_the_same_message_three_times_at_once_commits_once_and_never_fails(
     assert log.count(f"[{task_id}] succeeded in ") == 3, log
     assert len(journal_lines(journal, "start")) == 3, "three bodies ran side by side"
     assert log.count(f"[{task_id}] was committed by another delivery") == 2
-    assert "IntegrityError" not in log
+    # Nothing about the record's key: neither an error nor a warning. (Celery's
+    # database result backend, in embedded mode, may warn as it stores the
+    # three results of one task id: its own table, its own retry.)
+    assert "task_records" not in log
+    assert not [line for line in log.splitlines() if "ERROR/" in line and task_id in line]
     assert f"[{task_id}] retry" not in log
     assert names(session) == ["together"]
     assert recorded(session, task_id) == [value]
