@@ -36,9 +36,9 @@ class TaskRecord(Base):
 def purge_task_records(engine: Engine, retention: float, batch: int = PURGE_BATCH) -> int:
     """Delete records older than ``retention`` seconds, ``batch`` at a time; return how many.
 
-    Each batch is read, then deleted by id in a transaction of its own: no
-    database here can DELETE with a LIMIT in a subquery (MariaDB) or at all
-    (PostgreSQL), and short transactions keep every task's INSERT waiting little.
+    Each batch is read, then deleted by id in a transaction of its own: not
+    every database can DELETE with a LIMIT, and short transactions keep every
+    task's INSERT waiting little.
     """
     purged = 0
     while True:
