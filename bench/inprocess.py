@@ -17,12 +17,17 @@ The paths, each reading one user by id as ``get_from_db`` does:
 - ``post_2013``: the 2013 post's task body and its ``db_session.remove()``;
 - ``driver``: the same SELECT on a bare DBAPI connection in autocommit: no
   SQLAlchemy at all, the floor for one round trip.
+
+``bench.once`` adds two more: ``write`` and ``write_once``, one UPDATE of the
+user without and with ``once=True`` (``bench.tasks.rename_user``), each call
+with a task id of its own, as a worker gives each message.
 """
 
 import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +65,25 @@ def post_2013_path() -> Callable[[int], object]:
     return call
 
 
+def write_path(once: bool) -> Callable[[int], object]:
+    from my_service.db import end_session
+
+    from .tasks import rename_user, rename_user_once
+
+    task = rename_user_once if once else rename_user
+
+    def call(user_id: int) -> object:
+        # The request a worker pushes for each message: a once task records its id.
+        task.push_request(id=str(uuid.uuid4()))
+        try:
+            return task(user_id)
+        finally:
+            task.pop_request()
+            end_session()
+
+    return call
+
+
 def driver_path() -> Callable[[int], object]:
     from my_service.config import settings
 
@@ -70,7 +94,13 @@ def driver_path() -> Callable[[int], object]:
 
 
 def run_path(path: str, calls: int, users: int) -> float:
-    call = {"service": service_path, "post_2013": post_2013_path, "driver": driver_path}[path]()
+    call = {
+        "service": service_path,
+        "post_2013": post_2013_path,
+        "driver": driver_path,
+        "write": lambda: write_path(once=False),
+        "write_once": lambda: write_path(once=True),
+    }[path]()
     for n in range(WARM_UP):
         call(1 + n % users)
     started = time.perf_counter()
@@ -99,12 +129,16 @@ def run_subprocess(path: str, calls: int, users: int, env: dict[str, str]) -> fl
 
 
 def costs(
-    database_url: str, users: int, calls: int, env: dict[str, str]
+    database_url: str,
+    users: int,
+    calls: int,
+    env: dict[str, str],
+    paths: tuple[str, ...] = PATHS,
 ) -> dict[str, dict[str, float]]:
     """``{path: {"us_per_task": ..., "round_trips": ...}}`` on ``database_url``."""
     backend = make_url(database_url).get_backend_name()
     results: dict[str, dict[str, float]] = {}
-    for path in PATHS:
+    for path in paths:
         seconds = run_subprocess(path, calls, users, {**env, "DATABASE_URL": database_url})
         results[path] = {"us_per_task": round(seconds / calls * 1e6, 1)}
         if backend not in DEFAULT_PORTS:

@@ -14,6 +14,9 @@ threads by default) gets its rounds. Beside them, ``bench.inprocess`` measures
 the database path alone, in one process, against the bare driver: microseconds
 per task, and round trips per task counted through a proxy.
 
+Then ``bench.once``: a write task against the same task marked ``once=True``,
+in alternating rounds and in-process, for what ``once`` costs.
+
 With ``--scaling``, ``ceiling`` and ``get_from_db`` also run at 1,000 / 5,000 /
 20,000 tasks and concurrency 1 / 2 / 4. The servers are those in
 ``DATABASE_URL``, ``CELERY_BROKER_URL`` and ``CELERY_RESULT_BACKEND``; the run
@@ -41,6 +44,7 @@ from .distance import DISTANCE_CONCURRENCY, AtDistance, at_distance
 from .longrun import LongRun, long_run
 from .pgbouncer import ThroughPgBouncer, measure_through_pgbouncer, pgbouncer_program
 from .pgbouncer import table as pgbouncer_table
+from .once import OnceFigures, measure_once, once_table
 from .workload import Measurement, Setup, Workload, measure
 
 SCALING_TASKS = (1_000, 5_000, 20_000)
@@ -98,6 +102,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=False,
         help="also run the scaling table (1k/5k/20k tasks x concurrency 1/2/4)",
+    )
+    parser.add_argument(
+        "--once",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run a write task with and without once=True, --rounds rounds (on)",
     )
     parser.add_argument(
         "--long-run",
@@ -224,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     relayed: relay.RelayFigures | None = None
     pooled: ThroughPgBouncer | None = None
     backend = make_url(settings.database_url).get_backend_name()
+    once: OnceFigures | None = None
     try:
         database.seed_users(database_url, users)
 
@@ -262,6 +273,16 @@ def main(argv: list[str] | None = None) -> None:
                     scaled_ceiling.ratio_to_ceiling = 1.0
                     ours = with_ratio(run("get_from_db", tasks, pool, concurrency), scaled_ceiling)
                     scaling_rows.append(report.ScalingRow(scaled_ceiling, ours))
+        if args.once:
+            print("once=True against the same write without it", file=sys.stderr, flush=True)
+            once = measure_once(
+                first_pool(args.tasks),
+                settings.db_pool_size,
+                settings.db_max_overflow,
+                args.rounds,
+                args.inprocess_calls,
+                dict(os.environ),
+            )
         if args.long_run:
             long = long_run(first_pool(args.long_run))
         if args.network_delay_ms:
@@ -314,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Every round:\n\n{report.workloads_table([m for r in rounds for m in r])}\n")
     if scaling_rows:
         print(f"Scaling ({args.pool[0]} pool):\n\n{report.scaling_table(scaling_rows)}\n")
+    if once is not None:
+        print(f"once=True against the same write ({args.pool[0]} pool):\n\n{once_table(once)}\n")
     if long is not None:
         print(f"{report.long_run_title(long)}:\n\n{report.long_run_table(long)}\n")
     if far is not None:
@@ -369,6 +392,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             for row in scaling_rows
         ],
+        "once": None if once is None else once.as_json(),
         "long_run": None if long is None else asdict(long) | {"growth": long.growth()},
         "at_distance": None if far is None else far.as_json(),
         "relay": None if relayed is None else asdict(relayed),

@@ -35,6 +35,13 @@ ROUND_TRIPS = {
     "postgresql": {"service": 1.0, "post_2013": 3.0, "driver": 1.0},
     "mysql": {"service": 2.0, "post_2013": 3.0, "driver": 1.0},
 }
+# One write committed by the task (BEGIN, UPDATE, COMMIT on PostgreSQL, where
+# psycopg sends BEGIN; UPDATE, COMMIT on MariaDB), and with once=True: the
+# record's INSERT more, nothing else.
+ONCE_ROUND_TRIPS = {
+    "postgresql": {"write": 3.0, "write_once": 4.0},
+    "mysql": {"write": 2.0, "write_once": 3.0},
+}
 
 
 def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> None:
@@ -70,6 +77,8 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
     assert "Template bake:" in output
     assert "Targets:" in output
     assert f"Long run ({LONG_RUN} get_from_db tasks" in output
+    assert "once=True against the same write (prefork pool):" in output
+    assert "write_once / write, tasks/s:" in output
 
     assert "At a network's distance (0.5 ms each way):" in output
     assert "The outbox relay:" in output
@@ -100,6 +109,12 @@ def test_make_bench_reports_every_workload_on_both_databases(tmp_path: Path) -> 
             database
         ]
         assert all(c["us_per_task"] > 0 for c in bench["inprocess"].values())
+        once = bench["once"]
+        once_trips = {path: c["round_trips"] for path, c in once["inprocess"].items()}
+        assert once_trips == ONCE_ROUND_TRIPS[database]
+        assert [set(r) for r in once["rounds"]] == [{"write", "write_once"}]
+        assert all(m["errors"] == 0 for r in once["rounds"] for m in r.values()), once
+        assert len(once["ratios"]) == 1
         assert set(bench["telemetry_tracing_off"]) == {"per_task_us", "per_message_us"}
         summary = {(s["pool"], s["workload"]): s for s in bench["summary"]}
         assert set(summary) == {(p, w) for p in ("prefork", "threads") for w in WORKLOADS}

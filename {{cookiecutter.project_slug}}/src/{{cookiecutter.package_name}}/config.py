@@ -60,6 +60,8 @@ class Settings(BrokerSettings):
     outbox_max_attempts: int = Field(default=5, ge=1)
     outbox_retention: float = Field(default=7 * 24 * 3600, gt=0)
     outbox_alert_after: float = Field(default=300.0, gt=0)
+    # Seconds a once=True task's record is kept: longer than a message can be redelivered.
+    task_record_retention: float = Field(default=7 * 24 * 3600, gt=0)
 {%- if cookiecutter.web != 'none' %}
 
     # How long a POST's Idempotency-Key answers a retry with the first answer.

@@ -6,16 +6,30 @@ it runs lives in ``outbox/``, which takes the app as an argument.
 
 import argparse
 from collections.abc import Sequence
+from functools import partial
 
 from .celery import app
 from .config import settings
+from .db import engine
 from .delivery.queue_lengths import QueueLengths
+{%- if cookiecutter.web != 'none' %}
+from .idempotency_keys import purge_idempotency_keys
+{%- endif %}
 from .outbox.commands import dead_letters, describe, outbox_status, revive
 from .outbox.gauges import OutboxGauges
 from .outbox.loop import Relay, relay_once
 from .telemetry.logs import configure_logging
 from .telemetry.metrics import serve_metrics, use_multiprocess_mode
 from .telemetry.tracing import start_tracing
+from .worker.task_records import purge_task_records
+
+# Old rows of the service's other tables, deleted at each housekeeping.
+PURGES = (
+    partial(purge_task_records, engine, settings.task_record_retention),
+{%- if cookiecutter.web != 'none' %}
+    partial(purge_idempotency_keys, engine, settings.idempotency_key_retention),
+{%- endif %}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,11 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"revived {revive(options.ids)} message(s)")
         return 0
     if options.once:
-        return relay_once(app)
+        return relay_once(app, PURGES)
     if settings.metrics_port is not None:
         use_multiprocess_mode()
         serve_metrics(settings.metrics_port, QueueLengths(app), OutboxGauges())
-    Relay(app, settings.outbox_relay_every).run()
+    Relay(app, settings.outbox_relay_every, PURGES).run()
     return 0
 
 

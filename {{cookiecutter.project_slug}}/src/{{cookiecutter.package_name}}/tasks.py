@@ -1,6 +1,7 @@
 """The service's tasks. Pass ids, never ORM objects: a task loads the current row itself.
 
-Tasks are acknowledged late, so each must be idempotent (docs/design.md).
+Tasks are acknowledged late, so each must be idempotent (docs/design.md), or
+marked ``once=True`` to commit its writes once per message (docs/guarantees.md).
 """
 
 from typing import TypedDict

@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.idempotency_keys import IdempotencyKey  # n
 {% endif -%}
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.outbox import model as outbox_model  # noqa: F401
+from {{ cookiecutter.package_name }}.worker import task_records  # noqa: F401
 
 from .records import RecordBase
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import NoResultFound
 
 from {{ cookiecutter.package_name }}.celery import app
+from {{ cookiecutter.package_name }}.database.after_commit import call_after_commit
 from {{ cookiecutter.package_name }}.db import db_session
 from {{ cookiecutter.package_name }}.worker.sqlalchemy_task import SqlAlchemyTask
 
@@ -249,3 +250,64 @@ def log_at_each_level(text: str) -> None:
     plain = logging.getLogger("tests.plain_logger")
     plain.debug("debug: %s", text)
     plain.warning("warning: %s", text)
+
+
+class Inserted(TypedDict):
+    id: int
+    process: int
+
+
+def insert_and_report(name: str) -> Inserted:
+    record = Record(name=name)
+    db_session.add(record)
+    db_session.flush()  # gives record.id
+    return {"id": record.id, "process": os.getpid()}
+
+
+@app.task(base=SqlAlchemyTask, once=True)
+def once_insert_then_die(name: str, flag: str, journal: str) -> Inserted:
+    """Insert a record; while ``flag`` exists, kill this process right after the COMMIT.
+
+    The flag goes with the first kill: the redelivery, if the body ran again,
+    would live.
+    """
+    note(journal, f"start {os.getpid()}")
+    inserted = insert_and_report(name)
+    if Path(flag).exists():
+
+        def die() -> None:
+            Path(flag).unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        call_after_commit(db_session(), die)
+    note(journal, f"returns {inserted['id']} {inserted['process']}")
+    return inserted
+
+
+@app.task(base=SqlAlchemyTask, once=True)
+def once_insert_together(name: str, journal: str, together: int) -> Inserted:
+    """Insert a record once ``together`` runs have started, so that they commit side by side."""
+    note(journal, f"start {os.getpid()}")
+    deadline = time.monotonic() + 20
+    while len(journal_lines(Path(journal), "start")) < together and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return insert_and_report(name)
+
+
+@app.task(base=SqlAlchemyTask, bind=True, once=True)
+def once_insert(self: SqlAlchemyTask, name: str, outcome: str = "return") -> object:
+    """Insert a record named after the attempt, then end as ``outcome`` says.
+
+    "return", "retry" (once), "fail", "commit" (which a once task must not),
+    or "not_json" (return a set).
+    """
+    inserted = insert_and_report(f"{name} {self.request.retries}")
+    if outcome == "retry" and self.request.retries == 0:
+        raise self.retry(countdown=0)
+    if outcome == "fail":
+        raise RuntimeError("failing on purpose, with a record inserted")
+    if outcome == "commit":
+        db_session.commit()
+    if outcome == "not_json":
+        return {inserted["id"]}
+    return inserted

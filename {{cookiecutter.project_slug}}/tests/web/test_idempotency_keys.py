@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.db import session_factory
 from {{ cookiecutter.package_name }}.idempotency_keys import PURGE_BATCH, IdempotencyKey
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.outbox.loop import Relay, relay_once
+from {{ cookiecutter.package_name }}.relay import PURGES
 from {{ cookiecutter.package_name }}.web.idempotency import fingerprint
 
 from ..support.broker_state import delete_queue, messages_waiting
@@ -221,10 +222,10 @@ def test_the_relay_purges_keys_older_than_the_retention_in_batches(
     session.execute(insert(IdempotencyKey).values(key="new", fingerprint="-", owner="-"))
     add_expired_keys(session, "once", PURGE_BATCH + 1)
 
-    assert relay_once(app) == 0  # what `python -m ...relay --once` runs
+    assert relay_once(app, PURGES) == 0  # what `python -m ...relay --once` runs
     once = stored_keys()
     add_expired_keys(session, "loop", 2)
-    Relay(app, every=1).housekeeping()  # what the relay's loop runs once a minute
+    Relay(app, 1, PURGES).housekeeping()  # what the relay's loop runs once a minute
 
     assert once == ["new"]
     assert stored_keys() == ["new"]

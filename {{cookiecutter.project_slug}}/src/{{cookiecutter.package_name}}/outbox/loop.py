@@ -3,7 +3,8 @@
 A pass publishes until the outbox is empty (``relay.relay_pending``), then the
 relay sleeps until a message commits (``wakeup``) or OUTBOX_RELAY_EVERY
 passes. An idle pass costs the database one indexed query; deleting sent
-messages{% if cookiecutter.web != 'none' %} and expired idempotency keys{% endif %} and the check for a stuck outbox run once a minute.
+messages, the purges the program passes in (old records of other tables)
+and the check for a stuck outbox run once a minute.
 
 A database or broker that is away fails the pass, not the relay: it tries
 again every OUTBOX_RELAY_EVERY seconds, beating before each try, and tells
@@ -15,6 +16,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from celery import Celery
@@ -22,9 +24,6 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import DBAPIError
 
 from ..config import settings
-{%- if cookiecutter.web != 'none' %}
-from ..idempotency_keys import purge_idempotency_keys
-{%- endif %}
 from ..liveness import Outage, beat, clear_outage, note_outage
 from .commands import outbox_status
 from .publishing import purge_sent, relay_engine, relay_pending
@@ -34,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 60.0
 
+# Each deletes what its table keeps no longer, in batches; the relay is the
+# one process every bake runs that owns the database's housekeeping.
+Purge = Callable[[], object]
+
 
 class Relay:
     """A pass every ``every`` seconds, or as soon as a message commits where the database says so.
@@ -41,9 +44,10 @@ class Relay:
     SIGTERM and SIGINT let the batch under way finish.
     """
 
-    def __init__(self, app: Celery, every: float) -> None:
+    def __init__(self, app: Celery, every: float, purges: Sequence[Purge] = ()) -> None:
         self.app = app
         self.every = every
+        self.purges = purges
         self.stopping = threading.Event()
         self.wakeup = wakeup_for(relay_engine)
         self.failing_since: float | None = None
@@ -101,9 +105,8 @@ class Relay:
 
     def housekeeping(self) -> None:
         purge_sent(settings.outbox_retention)
-{%- if cookiecutter.web != 'none' %}
-        purge_idempotency_keys(relay_engine, settings.idempotency_key_retention)
-{%- endif %}
+        for purge in self.purges:
+            purge()
         status = outbox_status()
         if status.stuck(settings.outbox_alert_after):
             logger.warning(
@@ -114,7 +117,7 @@ class Relay:
         self.last_housekeeping = time.monotonic()
 
 
-def relay_once(app: Celery) -> int:
+def relay_once(app: Celery, purges: Sequence[Purge] = ()) -> int:
     """One pass for ``--once``: the exit status is 1 if the broker is down."""
     try:
         sent = relay_pending(app)
@@ -127,8 +130,7 @@ def relay_once(app: Celery) -> int:
         )
         return 1
     purge_sent(settings.outbox_retention)
-{%- if cookiecutter.web != 'none' %}
-    purge_idempotency_keys(relay_engine, settings.idempotency_key_retention)
-{%- endif %}
+    for purge in purges:
+        purge()
     logger.info("sent %d message(s)", sent)
     return 0

@@ -5,6 +5,7 @@ The session handling every attempt needs, whatever its base class, is in
 """
 
 import random
+from functools import partial
 from typing import Any
 
 from celery.exceptions import Retry
@@ -19,6 +20,7 @@ from ..database.transient_errors import is_transient
 from ..db import db_session, read_in_autocommit
 from ..delivery.delivery_count import LimitedDeliveryTask
 from ..outbox.writer import add_to_outbox
+from .once import run_once
 
 
 def backoff_delay(retries: int) -> float:
@@ -40,11 +42,24 @@ class SqlAlchemyTask(LimitedDeliveryTask):
     round trip, and goes back to the pool ready to begin transactions again.
     Its statements share no snapshot, and a write in it would commit on its
     own: a task whose reads must agree, or that writes, leaves the option off.
+
+    ``@app.task(base=SqlAlchemyTask, once=True)``: for a task whose writes
+    must commit once per message, however often it is delivered. Its body
+    does not commit; when it returns, its writes commit with a record of the
+    message and its JSON return value, and a delivery already recorded
+    returns that value instead (``once.py``, docs/guarantees.md).
     """
 
     abstract = True
     max_retries = settings.task_max_retries
     read_only = False
+    once = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Celery makes a class per task, with its options as attributes.
+        super().__init_subclass__(**kwargs)
+        if cls.once and cls.read_only:
+            raise TypeError(f"{cls.__name__}: a once=True task writes its record; not read_only")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Not autoretry_for: exception classes cannot tell a lost connection
@@ -52,6 +67,15 @@ class SqlAlchemyTask(LimitedDeliveryTask):
         try:
             if self.read_only:
                 read_in_autocommit(db_session)
+            if self.once:
+                request = self.request
+                return run_once(
+                    db_session(),
+                    self.name,
+                    request.id,
+                    bool((request.delivery_info or {}).get("redelivered")),
+                    partial(super().__call__, *args, **kwargs),
+                )
             return super().__call__(*args, **kwargs)
         except SQLAlchemyError as error:
             if not is_transient(error):
