@@ -24,12 +24,12 @@ from .telemetry.tracing import start_tracing
 from .worker.task_records import purge_task_records
 
 # Old rows of the service's other tables, deleted at each housekeeping.
-PURGES = (
+PURGES = [
     partial(purge_task_records, engine, settings.task_record_retention),
 {%- if cookiecutter.web != 'none' %}
     partial(purge_idempotency_keys, engine, settings.idempotency_key_retention),
 {%- endif %}
-)
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
