@@ -7,6 +7,7 @@ service does, on a table of the tests' own: what they show holds for any task.
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -249,3 +250,9 @@ def log_at_each_level(text: str) -> None:
     plain = logging.getLogger("tests.plain_logger")
     plain.debug("debug: %s", text)
     plain.warning("warning: %s", text)
+
+
+@app.task
+def has_imported(module: str) -> bool:
+    """Whether the process that runs this has imported ``module``."""
+    return module in sys.modules
