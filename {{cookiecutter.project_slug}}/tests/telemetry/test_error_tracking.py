@@ -80,6 +80,12 @@ def test_a_task_that_fails_after_its_retries_is_reported_once_in_its_trace() -> 
     [event] = events
     assert event["extra"]["celery-job"]["task_name"] == read_record.name
     assert event["tags"]["celery_task_id"] == result.id
+    # Nobody's data: neither the task's arguments nor its frames' variables.
+    assert "args" not in event["extra"]["celery-job"]
+    errors = event["exception"]["values"]
+    frames = [frame for error in errors for frame in error["stacktrace"]["frames"]]
+    assert frames
+    assert not [frame for frame in frames if "vars" in frame]
     assert (event["environment"], event["release"]) == ("test", RELEASE)
     assert run is not None
     assert trace_id_of(event) == run.trace_id
