@@ -23,6 +23,7 @@ from ..support.outbox_state import add_unpublishable, new_record, stored
 from ..support.probe_tasks import has_imported, read_record
 from ..support.processes import running_relay
 from ..support.sentry_receiver import message_of, sentry_receiver, trace_id_of
+from ..support.tcp_proxy import TcpProxy
 from ..support.traces import run_span
 from ..support.waiting import TIMEOUT, wait_until
 from ..support.workers import ChildProcess, own_worker
@@ -90,6 +91,20 @@ def test_a_task_that_fails_after_its_retries_is_reported_once_in_its_trace() -> 
     assert run is not None
     assert trace_id_of(event) == run.trace_id
     assert f"trace={run.trace_id}" in worker.log()
+
+
+@pytest.mark.usefixtures("session")
+def test_a_broker_outage_that_heals_is_not_reported(broker_server: str) -> None:
+    with sentry_receiver() as sentry, TcpProxy.in_front_of(broker_server) as proxy:
+        env = {**sentry.env(), "CELERY_BROKER_URL": proxy.url_through(broker_server)}
+        with own_worker("sentry-outage", env=env) as worker:
+            proxy.stop()
+            wait_until(lambda: worker.log().count("Cannot connect to") >= 2, "two attempts")
+            proxy.start()
+            wait_until(lambda: worker.log().count("Connected to") >= 2, "the worker back")
+        events = sentry.events()
+
+    assert [message_of(event) for event in events] == []
 
 
 @pytest.mark.usefixtures("broker")

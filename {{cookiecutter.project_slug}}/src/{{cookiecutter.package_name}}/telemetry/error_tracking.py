@@ -12,6 +12,9 @@ and, while a span is current, the OpenTelemetry trace id the logs show.
 
 import logging
 from importlib.metadata import version
+from typing import Any
+
+from celery.worker.consumer.consumer import CONNECTION_ERROR  # type: ignore[attr-defined]
 
 from ..config import settings
 
@@ -62,6 +65,7 @@ def start_error_tracking(web: bool = False) -> bool:
         integrations=integrations,
         # Only those above: none loads a library this process does not use.
         auto_enabling_integrations=False,
+        before_send=leave_out_reconnect_attempts,
         # Data about people stays home: no user or IP address, no request body,
         # cookie, header or query string, no task arguments, no local variables
         # (a frame's may hold an e-mail address). SQL errors leave out their
@@ -78,6 +82,14 @@ def start_error_tracking(web: bool = False) -> bool:
         },
     )
     return True
+
+
+def leave_out_reconnect_attempts(event: Any, hint: dict[str, Any]) -> Any:
+    """Not Celery's ERROR line at each attempt of a worker to reach its broker again: they heal."""
+    record = hint.get("log_record")
+    if isinstance(record, logging.LogRecord) and record.msg == CONNECTION_ERROR:
+        return None
+    return event
 
 
 def flush_errors() -> None:
