@@ -65,10 +65,15 @@ def test_a_task_that_fails_after_its_retries_is_reported_once_in_its_trace() -> 
     retries = 2
     with sentry_receiver() as sentry, otlp_receiver() as otlp:
         env = {**sentry.env(), **otlp.env("worker"), "TASK_MAX_RETRIES": str(retries)}
+        # The worker's own queue is its service queue, where a retry goes{% if cookiecutter.broker == 'rabbitmq' %} (and
+        # where RabbitMQ's delayed delivery, which a retry's countdown takes, leads){% endif %}.
+        env["CELERY_QUEUE"] = queue_of("sentry")
         # A new pool process for each attempt: each reports, or not, then exits.
         with own_worker("sentry", env=env, extra=["--max-tasks-per-child=1"]) as worker:
             result = read_record.apply_async((-1,), queue=queue_of("sentry"))
-            wait_until(result.failed, "the task's last attempt to fail")
+            # The log is the witness: rpc:// would tell the state only once read.
+            failed = f"[{result.id}] raised unexpected"
+            wait_until(lambda: failed in worker.log(), "the task's last attempt to fail")
             wait_until(lambda: run_span(otlp, result.id), "the task's span")
             run = run_span(otlp, result.id)
         # Stopped: every pool process has sent what it had.
