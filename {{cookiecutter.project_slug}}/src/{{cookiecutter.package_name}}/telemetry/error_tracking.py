@@ -14,11 +14,10 @@ import logging
 from importlib.metadata import version
 from typing import Any
 
-from celery.worker.consumer.consumer import CONNECTION_ERROR  # type: ignore[attr-defined]
-
 from ..config import settings
 
 DISTRIBUTION = "{{ cookiecutter.project_slug }}"
+{%- if cookiecutter.web != 'none' %}
 
 
 def start_error_tracking(web: bool = False) -> bool:
@@ -26,6 +25,12 @@ def start_error_tracking(web: bool = False) -> bool:
 
     ``web``: with the web framework's integration, for the web app's process.
     """
+{%- else %}
+
+
+def start_error_tracking() -> bool:
+    """Report errors from this process; False (and nothing imported) when SENTRY_DSN is unset."""
+{%- endif %}
     if not settings.sentry_dsn:
         return False
     # Imported only when on: a process without a DSN never loads sentry-sdk.
@@ -86,6 +91,9 @@ def start_error_tracking(web: bool = False) -> bool:
 
 def leave_out_reconnect_attempts(event: Any, hint: dict[str, Any]) -> Any:
     """Not Celery's ERROR line at each attempt of a worker to reach its broker again: they heal."""
+    # Here, not at the top: a process without a DSN need not load Celery's consumer.
+    from celery.worker.consumer.consumer import CONNECTION_ERROR  # type: ignore[attr-defined]
+
     record = hint.get("log_record")
     if isinstance(record, logging.LogRecord) and record.msg == CONNECTION_ERROR:
         return None
