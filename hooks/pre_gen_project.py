@@ -11,7 +11,7 @@ import sys
 # A package with one of these names would shadow a module the project installs
 # (``import celery`` inside the project would find itself): the top-level
 # modules of every distribution a baked project installs, in any variant (web
-# frameworks included), with its dev tools and Flower. tests/test_hooks.py
+# frameworks included), with its dev tools, sentry-sdk and Flower. tests/test_hooks.py
 # installs them and fails, naming what is missing here, when a dependency
 # brings a new one.
 INSTALLED_MODULES = {
@@ -100,6 +100,7 @@ INSTALLED_MODULES = {
     "rich",
     "ruff",
     "schemathesis",
+    "sentry_sdk",
     "six",
     "sortedcontainers",
     "sqlalchemy",

@@ -74,9 +74,11 @@ def run(
 
 
 def runtime_requirements(project: Path) -> list[str]:
-    """The baked project's dependencies and dev tools, as pip requirement strings."""
+    """The baked project's dependencies, dev tools and sentry extra, as pip requirement strings."""
     project_table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    return [*project_table["dependencies"], *project_table["optional-dependencies"]["dev"]]
+    extras = project_table["optional-dependencies"]
+    # make install installs the sentry extra too: mypy reads telemetry/error_tracking.py with it.
+    return [*project_table["dependencies"], *extras["dev"], *extras["sentry"]]
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,9 @@ class Settings(BrokerSettings):
     # json: one object a line, with the trace and task ids as fields.
     log_format: Literal["text", "json"] = "text"
     # The worker and the relay serve /metrics here when set; the web API on its own port.
+    # Errors go to Sentry when set (telemetry/error_tracking.py); unset, it is not even imported.
+    sentry_dsn: str | None = None
+    sentry_environment: str = "production"
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Each long-running process touches this file from its loop (liveness.py).
     heartbeat_file: str | None = None

@@ -18,6 +18,7 @@ from .idempotency_keys import purge_idempotency_keys
 from .outbox.commands import dead_letters, describe, outbox_status, revive
 from .outbox.gauges import OutboxGauges
 from .outbox.loop import Relay, relay_once
+from .telemetry.error_tracking import start_error_tracking
 from .telemetry.logs import configure_logging
 from .telemetry.metrics import serve_metrics, use_multiprocess_mode
 from .telemetry.tracing import start_tracing
@@ -49,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     revive_parser.add_argument("ids", nargs="+", type=int, metavar="ID")
     options = parser.parse_args(argv)
     configure_logging()
+    start_error_tracking()
     if start_tracing():
         # The Celery instrumentation ends a publish's span only for a task it
         # finds in the registry: the relay loads the worker's task modules.

@@ -39,6 +39,8 @@ TEST_SETTINGS = {
     "TASK_RETRY_DELAY": "0.1",
     "TASK_RETRY_BACKOFF_MAX": "0.5",
     "TASK_MAX_DELIVERIES": "3",
+    # No test reports to the developer's Sentry; those that report name their own.
+    "SENTRY_DSN": "",
 }
 
 

@@ -7,6 +7,7 @@ service does, on a table of the tests' own: what they show holds for any task.
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -311,3 +312,9 @@ def once_insert(self: SqlAlchemyTask, name: str, outcome: str = "return") -> obj
     if outcome == "not_json":
         return {inserted["id"]}
     return inserted
+
+
+@app.task
+def has_imported(module: str) -> bool:
+    """Whether the process that runs this has imported ``module``."""
+    return module in sys.modules

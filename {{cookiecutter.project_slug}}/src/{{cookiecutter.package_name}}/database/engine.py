@@ -20,7 +20,9 @@ def build_engine(database_url: str, **pool: Any) -> Engine:
 
     ``pool`` overrides the pool's size and timeouts (``pool_size=1``, ...).
     """
-    engine = create_engine(database_url, **engine_options(database_url, pool))
+    # An error names its statement, not the values bound to it: they may be a
+    # person's data, and errors go to the logs and to error tracking.
+    engine = create_engine(database_url, hide_parameters=True, **engine_options(database_url, pool))
     discard_interrupted_connections(engine)
     if engine.dialect.name == "sqlite":
         use_real_sqlite_transactions(engine)

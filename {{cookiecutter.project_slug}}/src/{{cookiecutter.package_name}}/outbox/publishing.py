@@ -168,14 +168,16 @@ def record_failure(
         )
         return
     batch.dead += 1
-    logger.error(
-        "outbox message %s (%s[%s]) is a dead letter after %d attempts: %s",
-        message.id,
-        message.task_name,
-        message.task_id,
-        attempts,
-        last_error,
-    )
+    # In the writer's trace, as its publish was: the line and its error report lead there.
+    with within_trace(message.trace_context or {}):
+        logger.error(
+            "outbox message %s (%s[%s]) is a dead letter after %d attempts: %s",
+            message.id,
+            message.task_name,
+            message.task_id,
+            attempts,
+            last_error,
+        )
 
 
 def record_sent(session: Session, messages: Sequence[Row[Any]], now: datetime) -> None:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..database.transient_errors import is_transient
+from ..telemetry.error_tracking import start_error_tracking
 from ..telemetry.logs import configure_logging
 from ..telemetry.metrics import use_multiprocess_mode
 from ..telemetry.tracing import start_tracing
@@ -22,6 +23,8 @@ from .routes import health, tasks, users
 logger = logging.getLogger(__name__)
 
 configure_logging(("uvicorn", "uvicorn.access"))
+# Before the app is made: the integration hooks into the framework as it starts.
+start_error_tracking(web=True)
 # Counts in files, as every process that serves GET /metrics (telemetry/metrics.py).
 use_multiprocess_mode()
 app = FastAPI(

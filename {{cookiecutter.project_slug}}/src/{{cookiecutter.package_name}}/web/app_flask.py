@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..database.transient_errors import is_transient
 from ..db import end_session
+from ..telemetry.error_tracking import start_error_tracking
 from ..telemetry.logs import configure_logging
 from ..telemetry.metrics import use_multiprocess_mode
 from ..telemetry.tracing import start_tracing
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 request_log = logging.getLogger(f"{__package__}.requests")
 
 configure_logging(("gunicorn.error", "gunicorn.access"))
+# Before the app is made: the integration hooks into the framework as it starts.
+start_error_tracking(web=True)
 # Counts in files; under gunicorn its master set this up before forking (gunicorn_config.py).
 use_multiprocess_mode()
 app = Flask(__name__)

@@ -27,6 +27,7 @@ from ..config import settings
 {%- if cookiecutter.broker == 'rabbitmq' %}
 from ..delivery.broker import declare_dead_task_queues
 {%- endif %}
+from ..telemetry.error_tracking import flush_errors, start_error_tracking
 from ..telemetry.metrics import serve_metrics, use_multiprocess_mode
 from ..telemetry.task_metrics import count_the_run, stamp_publish_time, start_the_clock
 from ..telemetry.tracing import flush_spans, start_tracing
@@ -47,6 +48,7 @@ def connect_signals() -> None:
     worker_init.connect(count_in_shared_files)
     worker_init.connect(check_database_before_consuming)
     worker_init.connect(trace_a_worker_without_pool_processes)
+    worker_init.connect(report_errors_before_the_pool_forks)
     after_setup_logger.connect(use_task_aware_logging)
     after_setup_task_logger.connect(use_task_aware_logging)
 {%- if cookiecutter.broker == 'rabbitmq' %}
@@ -81,10 +83,21 @@ def trace_a_worker_without_pool_processes(sender: Any, **_: Any) -> None:
         start_tracing()
 
 
+def report_errors_before_the_pool_forks(**_: Any) -> None:
+    # Not at worker_process_init: a pool process builds its tasks' tracers
+    # before that signal, and the Celery integration wraps them as they are
+    # built. Each pool process inherits it; sentry-sdk starts its sending
+    # thread again in a forked process.
+    start_error_tracking()
+
+
 def flush_before_exit(**_: Any) -> None:
     # A child recycled by --max-tasks-per-child would lose its last spans
-    # (opentelemetry-python-contrib issue 4916).
+    # (opentelemetry-python-contrib issue 4916). Its error reports too, were
+    # they still queued: it exits without atexit, where sentry-sdk flushes.
+    # (sentry-sdk sends each at once; no test has seen one lost.)
     flush_spans()
+    flush_errors()
 
 
 def serve_task_metrics(**_: Any) -> None:
