@@ -1,19 +1,17 @@
 """The ``idempotency_keys`` table: each POST's key, its request and, once committed, its answer.
 
 The web API writes it (``web/idempotency.py``); the relay purges it, as it
-purges sent outbox messages, in its housekeeping (``outbox/loop.py``).
+purges sent outbox messages, in its housekeeping (``PURGES`` in ``relay.py``).
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Index, String, delete, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, DateTime, Engine, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
 
+from .database.purging import purge_older_than
 from .models import Base
-
-# Rows deleted per transaction: each batch holds its locks briefly.
-PURGE_BATCH = 1000
 
 
 class IdempotencyKey(Base):
@@ -39,21 +37,4 @@ class IdempotencyKey(Base):
 
 def purge_idempotency_keys(engine: Engine, retention: float) -> int:
     """Delete keys created more than ``retention`` seconds ago, in batches; return how many."""
-    purged = 0
-    while True:
-        with Session(engine) as session, session.begin():
-            now: datetime = session.execute(select(func.now())).scalar_one()
-            expired = session.scalars(
-                select(IdempotencyKey.key)
-                .where(IdempotencyKey.created_at < now - timedelta(seconds=retention))
-                .limit(PURGE_BATCH)
-            ).all()
-            if expired:
-                session.execute(
-                    delete(IdempotencyKey)
-                    .where(IdempotencyKey.key.in_(expired))
-                    .execution_options(synchronize_session=False)
-                )
-        purged += len(expired)
-        if len(expired) < PURGE_BATCH:
-            return purged
+    return purge_older_than(engine, IdempotencyKey.key, IdempotencyKey.created_at, retention)

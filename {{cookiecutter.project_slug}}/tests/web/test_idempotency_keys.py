@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, scoped_session
 
 from {{ cookiecutter.package_name }}.celery import app
 from {{ cookiecutter.package_name }}.config import settings
+from {{ cookiecutter.package_name }}.database.purging import PURGE_BATCH
 from {{ cookiecutter.package_name }}.db import session_factory
-from {{ cookiecutter.package_name }}.idempotency_keys import PURGE_BATCH, IdempotencyKey
+from {{ cookiecutter.package_name }}.idempotency_keys import IdempotencyKey
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.outbox.loop import Relay, relay_once
 from {{ cookiecutter.package_name }}.relay import PURGES

@@ -5,16 +5,14 @@ task's writes commit together or not at all; its primary key is what stops a
 second delivery of the same message from committing again.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, String, delete, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, DateTime, Engine, String, func
+from sqlalchemy.orm import Mapped, mapped_column
 
+from ..database.purging import PURGE_BATCH, purge_older_than
 from ..models import Base
-
-# Rows deleted per transaction: short enough that no purge holds locks long.
-PURGE_BATCH = 1000
 
 
 class TaskRecord(Base):
@@ -34,27 +32,5 @@ class TaskRecord(Base):
 
 
 def purge_task_records(engine: Engine, retention: float, batch: int = PURGE_BATCH) -> int:
-    """Delete records older than ``retention`` seconds, ``batch`` at a time; return how many.
-
-    Each batch is read, then deleted by id in a transaction of its own: not
-    every database can DELETE with a LIMIT, and short transactions keep every
-    task's INSERT waiting little.
-    """
-    purged = 0
-    while True:
-        with Session(engine) as session:
-            cutoff = session.execute(select(func.now())).scalar_one() - timedelta(seconds=retention)
-            ids = session.scalars(
-                select(TaskRecord.task_id).where(TaskRecord.created_at < cutoff).limit(batch)
-            ).all()
-        if not ids:
-            return purged
-        with Session(engine) as session, session.begin():
-            session.execute(
-                delete(TaskRecord)
-                .where(TaskRecord.task_id.in_(ids))
-                .execution_options(synchronize_session=False)
-            )
-        purged += len(ids)
-        if len(ids) < batch:
-            return purged
+    """Delete records older than ``retention`` seconds, ``batch`` at a time; return how many."""
+    return purge_older_than(engine, TaskRecord.task_id, TaskRecord.created_at, retention, batch)
