@@ -127,7 +127,7 @@ def test_a_pgbouncer_pool_past_the_server_fails_naming_it(
 ) -> None:
     folder = copy_of_manifests(tmp_path)
     manifest = folder / "pgbouncer.yaml"
-    manifest.write_text(manifest.read_text().replace('value: "20"', 'value: "30"'))
+    manifest.write_text(manifest.read_text().replace('value: "10"', 'value: "30"'))
 
     status, out = budget(folder, capsys)
 
