@@ -149,7 +149,7 @@ def test_a_repeat_while_the_first_runs_answers_409_at_once(
     database_url: str, server: WebServer, client: httpx.Client
 ) -> None:
     if make_url(database_url).get_backend_name() == "sqlite":
-        pytest.skip("SQLite has no row lock to hold a request on; the next test covers it")
+        pytest.skip("needs a database server: SQLite has no row lock to hold a request on")
     body, key = new_user(), str(uuid.uuid4())
     with ThreadPoolExecutor(max_workers=1) as pool, server.client() as other_client:
         with held_emails(database_url, [body["email"]]):
